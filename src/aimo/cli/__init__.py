@@ -1,0 +1,1 @@
+"""The `aimo` command line."""

@@ -1,0 +1,35 @@
+"""Engine configuration: which engine, which model, and how to reach or load it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EngineName = Literal["auto", "llamacpp", "openai", "vllm", "replay"]
+
+
+class EngineConfig(BaseModel):
+    """How to build an engine. `engine="auto"` picks from the model: a URL → openai, otherwise llamacpp."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: EngineName = "auto"
+    model: str | None = None
+    # openai: one or several base URLs (load is spread across them); chat or completions API.
+    base_urls: list[str] = Field(default_factory=list)
+    api: Literal["chat", "completions"] = "chat"
+    api_key: str | None = None
+    served_model_name: str | None = None
+    request_timeout_s: float = 600.0
+    connect_retries: int = 3
+    # llamacpp: context size, threads, the most sequences decoded together in one batch.
+    n_ctx: int = 8192
+    n_threads: int | None = None
+    n_batch: int = 512
+    max_sequences: int = 16
+    # vllm (in-process): extra keyword arguments for AsyncEngineArgs.
+    vllm_args: dict[str, object] = Field(default_factory=dict)
+    # replay: a file of recorded samples and the speed to play them at.
+    traces: str | None = None
+    replay_tokens_per_s: float | None = None

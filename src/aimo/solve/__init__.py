@@ -1,0 +1,1 @@
+"""Solving one problem: prompts, the sample loop, voting and stopping rules, the budget manager."""
