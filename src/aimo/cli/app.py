@@ -15,11 +15,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-bench_app = typer.Typer(help="Benchmarks: engines, harness, sandbox, answer extraction.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks: engines, harness, sandbox, answer extraction.", no_args_is_help=True
+)
 app.add_typer(bench_app, name="bench")
 
 # Each command module has `register(app, bench_app)`; add new modules to this tuple.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("solve_cmd", "grade_cmd")
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"aimo.cli.{_name}").register(app, bench_app)

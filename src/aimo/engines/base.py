@@ -53,6 +53,7 @@ class Chunk:
     """
 
     text: str = ""
+    tokens: int = 0  # tokens this chunk stands for (lets a consumer that stops early count them)
     finish_reason: FinishReason | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from aimo.solve.voting import VoteConfig
 
 
 class SamplingConfig(BaseModel):
@@ -30,6 +32,22 @@ class StrategyConfig(BaseModel):
     # For `mix`: how many of the samples use the code (tool-integrated) prompt; the rest chain-of-thought.
     mix_code_samples: int | None = None
     answer_mode: Literal["integer", "math", "auto"] = "auto"
+    # Sample-level stopping.
+    stop_on_boxed: bool = True
+    stop_on_code_answer: bool = False
+    stop_at_think_end: bool = False
+    # When a sample hits its token cap or the deadline without an answer, ask for one in a few tokens.
+    force_answer: bool = True
+    force_answer_timeout_s: float = Field(10.0, gt=0)
+    # Code runs: per-call timeout and how much of their output goes back to the model.
+    code_timeout_s: float = Field(10.0, gt=0)
+    max_output_chars: int = Field(1200, ge=100)
+    answer_from_code: bool = False
+    # Ask the engine for top log-probabilities (needed for entropy-weighted voting).
+    logprobs: bool = False
+    # Question-level stopping, e.g. "4/4,4/5,5/7,6/9", "unbeatable", "sprt" (see aimo.solve.stopping).
+    stop_rules: str = ""
+    vote: VoteConfig = Field(default_factory=VoteConfig)
 
 
 class BudgetConfig(BaseModel):
@@ -40,3 +58,26 @@ class BudgetConfig(BaseModel):
     total_s: float | None = Field(None, gt=0)
     per_problem_max_s: float | None = Field(None, gt=0)
     reserve_s: float = Field(5.0, ge=0)
+    # Time kept per problem not yet finished to cancel its samples and write a (forced) answer.
+    fallback_s: float = Field(1.0, ge=0)
+    # Problems assumed for the run when the count is not known (e.g. a server feeding one at a time).
+    assumed_problems: int = Field(50, ge=1)
+    # A problem may take up to `borrow` times its fair share of the time left (1.0: never more).
+    borrow: float = Field(1.0, ge=1.0)
+    # Fraction of a problem's time after which it stops waiting for more answers once it has one.
+    soft_fraction: float = Field(0.8, gt=0, le=1)
+    # Speed levels: (min ratio of fair share now to the run's initial fair share, samples multiplier),
+    # best first; the first level whose ratio is reached applies. The last must start at 0.
+    speed_levels: list[tuple[float, float]] = Field(
+        default_factory=lambda: [(0.9, 1.0), (0.7, 0.75), (0.5, 0.5), (0.0, 0.25)]
+    )
+
+    @field_validator("speed_levels")
+    @classmethod
+    def _check_speed_levels(cls, levels: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        ratios = [ratio for ratio, _ in levels]
+        if not levels or ratios != sorted(ratios, reverse=True) or ratios[-1] != 0:
+            raise ValueError("speed_levels need descending ratios ending with 0, e.g. [[0.9, 1], [0, 0.5]]")
+        if any(not 0 < scale <= 1 for _, scale in levels):
+            raise ValueError("speed_levels multipliers must lie in (0, 1]")
+        return levels

@@ -1,0 +1,54 @@
+"""Final answers: extracting them from model text and program output, normalizing, grading.
+
+    >>> from aimo.answers import extract_answer, grade, ExtractionConfig, AnswerPolicy
+    >>> extract_answer(r"so the total is \\boxed{1{,}000}.")
+    '1000'
+    >>> grade("\\\\dfrac{1}{2}", "0.5", mode="math")
+    True
+
+This package imports nothing else of aimo.
+"""
+
+from aimo.answers.config import (
+    BoldTarget,
+    BoxedTarget,
+    ExtractionConfig,
+    LastNumberTarget,
+    Mode,
+    OutputConfig,
+    PhraseTarget,
+    Target,
+)
+from aimo.answers.extract import Extraction, extract, extract_answer, extract_from_output, extract_output
+from aimo.answers.grade import GradeMode, GradeResult, grade, grade_result, resolve_mode
+from aimo.answers.math_equiv import MathVerifier
+from aimo.answers.normalize import Normalized, canonical, normalize, to_integer
+from aimo.answers.policy import AnswerPolicy, PolicyResult
+
+__all__ = [
+    "AnswerPolicy",
+    "BoldTarget",
+    "BoxedTarget",
+    "Extraction",
+    "ExtractionConfig",
+    "GradeMode",
+    "GradeResult",
+    "LastNumberTarget",
+    "MathVerifier",
+    "Mode",
+    "Normalized",
+    "OutputConfig",
+    "PhraseTarget",
+    "PolicyResult",
+    "Target",
+    "canonical",
+    "extract",
+    "extract_answer",
+    "extract_from_output",
+    "extract_output",
+    "grade",
+    "grade_result",
+    "normalize",
+    "resolve_mode",
+    "to_integer",
+]

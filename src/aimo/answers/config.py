@@ -1,0 +1,72 @@
+"""What to extract, as configuration objects passed in (Math-Verify's style), not flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from aimo.answers.policy import AnswerPolicy
+
+Mode = Literal["integer", "math"]
+
+
+@dataclass(frozen=True)
+class BoxedTarget:
+    """The last non-empty, closed `\\boxed{...}` / `\\fbox{...}` (nested braces kept), or `\\boxed 5`."""
+
+    commands: tuple[str, ...] = ("boxed", "fbox")
+
+
+@dataclass(frozen=True)
+class PhraseTarget:
+    """The last "final answer is X" / "Answer: X" whose X reads as an answer in the mode."""
+
+    phrases: tuple[str, ...] = ("final answer", "answer")
+    max_chars: int = 200  # how far after the phrase to look
+
+
+@dataclass(frozen=True)
+class BoldTarget:
+    """The last `**X**` on a line that mentions the keyword, e.g. `Final answer: **42**`."""
+
+    keyword: str = "answer"
+
+
+@dataclass(frozen=True)
+class LastNumberTarget:
+    """The last number anywhere in the text. A guess, not a commitment: off unless asked for."""
+
+
+Target = BoxedTarget | PhraseTarget | BoldTarget | LastNumberTarget
+
+
+@dataclass(frozen=True)
+class ExtractionConfig:
+    """How to find the final answer in a model's text.
+
+    `targets` are tried in order; the first that finds something wins, and within a target the
+    last occurrence wins. When `think_end` occurs, the text after its last occurrence is searched
+    first (reasoning models box tentative answers while thinking), then the whole text. `mode`
+    decides what a phrase or bold candidate must look like to count (in integer mode: a number);
+    a box always counts. `policy`, if given, is applied to integer answers.
+    """
+
+    targets: tuple[Target, ...] = (BoxedTarget(), PhraseTarget(), BoldTarget())
+    mode: Mode = "integer"
+    policy: AnswerPolicy | None = None
+    think_end: str | None = "</think>"
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """How to find an answer in a program's stdout: the last line that is a number.
+
+    `labels` also reads lines like `answer = 42` or `Total: 42`; `last_line_only` looks at the
+    last non-empty line alone; `reject_traceback` gives no answer when the run raised.
+    """
+
+    mode: Mode = "integer"
+    policy: AnswerPolicy | None = None
+    labels: bool = True
+    last_line_only: bool = False
+    reject_traceback: bool = True

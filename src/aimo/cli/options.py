@@ -1,0 +1,74 @@
+"""Options shared by the commands that run an engine (solve, eval, doctor, bench engine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aimo.config import RunConfig
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML file with [engine] [sampling] [strategy] [budget] [sandbox] tables; flags override it.",
+    ),
+]
+EngineOpt = Annotated[str | None, typer.Option(help="auto | llamacpp | openai | vllm | replay.")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="GGUF file, model dir, hub id org/name, "
+        "server URL(s) separated by commas, or a built-in model name.",
+    ),
+]
+TracesOpt = Annotated[Path | None, typer.Option(help="Recorded samples for --engine replay.")]
+SamplesOpt = Annotated[int | None, typer.Option("--samples", "-n", help="Samples per problem (default 8).")]
+MaxTokensOpt = Annotated[int | None, typer.Option(help="Token cap per sample (default 2048).")]
+TemperatureOpt = Annotated[float | None, typer.Option(help="Sampling temperature (default 0.7).")]
+SeedOpt = Annotated[int | None, typer.Option(help="Base seed; sample i uses seed + i.")]
+StrategyOpt = Annotated[str | None, typer.Option(help="cot | tir | mix.")]
+CodeRoundsOpt = Annotated[int | None, typer.Option(help="Most code blocks run per sample (tir/mix).")]
+StopRulesOpt = Annotated[
+    str | None, typer.Option(help='Early stopping, e.g. "4/4,4/5,5/7,6/9", "unbeatable", "sprt".')
+]
+TimeBudgetOpt = Annotated[float | None, typer.Option(help="Total seconds for the whole run.")]
+
+
+def build_config(
+    config: Path | None,
+    *,
+    engine: str | None = None,
+    model: str | None = None,
+    traces: Path | None = None,
+    samples: int | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    seed: int | None = None,
+    strategy: str | None = None,
+    code_rounds: int | None = None,
+    stop_rules: str | None = None,
+    time_budget: float | None = None,
+) -> RunConfig:
+    """The run configuration: the TOML file (if any) with the given flags on top."""
+    engine_values: dict[str, object] = {"engine": engine, "traces": str(traces) if traces else None}
+    if model and "," in model:
+        engine_values["base_urls"] = [u.strip() for u in model.split(",") if u.strip()]
+    else:
+        engine_values["model"] = model
+    return RunConfig.load(config).override(
+        engine=engine_values,
+        sampling={"max_tokens": max_tokens, "temperature": temperature, "seed": seed},
+        strategy={
+            "samples": samples,
+            "strategy": strategy,
+            "code_rounds": code_rounds,
+            "stop_rules": stop_rules,
+        },
+        budget={"total_s": time_budget},
+    )

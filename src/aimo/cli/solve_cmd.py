@@ -1,0 +1,198 @@
+"""`aimo solve` and `aimo models`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aimo.cli.options import (
+    CodeRoundsOpt,
+    ConfigOpt,
+    EngineOpt,
+    MaxTokensOpt,
+    ModelOpt,
+    SamplesOpt,
+    SeedOpt,
+    StopRulesOpt,
+    StrategyOpt,
+    TemperatureOpt,
+    TimeBudgetOpt,
+    TracesOpt,
+    build_config,
+)
+from aimo.config import RunConfig
+from aimo.engines.factory import open_engine
+from aimo.problems import FieldNames, Problem, load_problems, problem_from_text
+from aimo.solve.records import RecordWriter
+from aimo.solve.run import RunSettings, sandbox_for, solve_problems
+from aimo.solve.types import ProblemResult
+
+err = Console(stderr=True)
+out = Console()
+
+
+def looks_like_file(value: str) -> bool:
+    """A problem argument is a file when it names one (or has a problem-file extension)."""
+    return Path(value).is_file() or (
+        "\n" not in value and len(value) < 300 and value.endswith((".jsonl", ".json", ".csv", ".parquet"))
+    )
+
+
+def solve(
+    problem: Annotated[
+        str, typer.Argument(help="Problem text, or a problem file (.jsonl .json .csv .parquet).")
+    ],
+    config: ConfigOpt = None,
+    engine: EngineOpt = None,
+    model: ModelOpt = None,
+    traces: TracesOpt = None,
+    samples: SamplesOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    temperature: TemperatureOpt = None,
+    seed: SeedOpt = None,
+    strategy: StrategyOpt = None,
+    code_rounds: CodeRoundsOpt = None,
+    stop_rules: StopRulesOpt = None,
+    time_budget: TimeBudgetOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write one JSON line per problem.")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Skip problems already in --output.")] = False,
+    id_field: Annotated[str | None, typer.Option(help="Field holding the problem id.")] = None,
+    text_field: Annotated[str | None, typer.Option(help="Field holding the problem text.")] = None,
+    answer_field: Annotated[str | None, typer.Option(help="Field holding the gold answer.")] = None,
+) -> None:
+    """Solve a problem (or a file of problems): N samples, majority vote of the boxed answers."""
+    run_config = build_config(
+        config,
+        engine=engine,
+        model=model,
+        traces=traces,
+        samples=samples,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        seed=seed,
+        strategy=strategy,
+        code_rounds=code_rounds,
+        stop_rules=stop_rules,
+        time_budget=time_budget,
+    )
+    if looks_like_file(problem):
+        problems = load_problems(problem, FieldNames(id=id_field, text=text_field, answer=answer_field))
+    else:
+        problems = [problem_from_text(problem)]
+    writer = RecordWriter(output, resume=resume) if output else None
+    try:
+        results = asyncio.run(_solve(run_config, problems, writer))
+    finally:
+        if writer:
+            writer.close()
+    _print_summary(results)
+
+
+async def _solve(
+    config: RunConfig, problems: list[Problem], writer: RecordWriter | None
+) -> list[ProblemResult]:
+    settings = RunSettings(strategy=config.strategy, sampling=config.sampling, budget=config.budget)
+    async with contextlib.AsyncExitStack() as stack:
+        with err.status("loading the model…"):
+            engine = await stack.enter_async_context(
+                open_engine(config.engine, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
+            )
+        sandbox = await stack.enter_async_context(sandbox_for(config.strategy, config.sandbox))
+        if len(problems) == 1:
+            with err.status(f"solving with {config.strategy.samples} samples…"):
+                return await solve_problems(
+                    engine, problems, settings, sandbox, writer, on_result=_print_result
+                )
+        with _progress() as progress:
+            task = progress.add_task("problems", total=len(problems))
+
+            def advance(result: ProblemResult) -> None:
+                progress.advance(task)
+                _print_result(result, console=progress.console)
+
+            return await solve_problems(engine, problems, settings, sandbox, writer, on_result=advance)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def format_votes(votes: dict[str, float], limit: int = 5) -> str:
+    """`42 ×5, 7 ×2` — the tally, best first."""
+    ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+    text = ", ".join(f"{a} ×{w:g}" for a, w in ranked[:limit])
+    return (
+        text + (f", … ({len(ranked) - limit} more)" if len(ranked) > limit else "")
+        if ranked
+        else "no answers"
+    )
+
+
+def _print_result(result: ProblemResult, console: Console = out) -> None:
+    mark = {True: " [green]✓[/green]", False: f" [red]✗[/red] (gold {result.gold})", None: ""}[result.correct]
+    console.print(
+        f"[bold]{result.problem_id}[/bold]: answer [bold cyan]{result.answer}[/bold cyan]{mark}  "
+        f"votes: {format_votes(result.votes)}  [dim]{result.seconds:.1f}s, "
+        f"{sum(s.completion_tokens for s in result.samples)} tokens, stop: {result.stop_reason}[/dim]",
+        highlight=False,
+    )
+
+
+def _print_summary(results: list[ProblemResult]) -> None:
+    graded = [r for r in results if r.correct is not None]
+    if len(results) > 1:
+        seconds = sum(r.seconds for r in results)
+        line = f"{len(results)} problems in {seconds:.1f}s"
+        if graded:
+            right = sum(bool(r.correct) for r in graded)
+            line += f"; correct {right}/{len(graded)} ({right / len(graded):.1%})"
+        out.print(line)
+
+
+def models(
+    fetch: Annotated[str | None, typer.Option(help="Fetch a built-in model into the cache.")] = None,
+) -> None:
+    """List models available locally and the built-in models aimo can fetch."""
+    from aimo.models import BUILTIN_MODELS, default_model_name, ensure_builtin, list_local_models
+
+    if fetch:
+        if fetch not in BUILTIN_MODELS:
+            raise typer.BadParameter(f"not a built-in model: {fetch}")
+        path = ensure_builtin(BUILTIN_MODELS[fetch], progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+        out.print(f"{fetch}: {path}")
+        return
+    local = list_local_models()
+    table = Table(title="Local models")
+    for column in ("name", "size", "source", "location"):
+        table.add_column(column)
+    for model in local:
+        table.add_row(model.name, f"{model.size / 2**20:,.0f} MiB", model.source, model.location)
+    out.print(table if local else "no local models yet")
+    builtin = Table(title="Built-in models (fetched on first use)")
+    for column in ("name", "", "description"):
+        builtin.add_column(column)
+    default = default_model_name()
+    for name, model in BUILTIN_MODELS.items():
+        builtin.add_row(name, "default" if name == default else "", model.description)
+    out.print(builtin)
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> Any:
+    app.command()(solve)
+    app.command()(models)

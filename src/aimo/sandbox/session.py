@@ -1,0 +1,135 @@
+"""`Session`: one stateful Python namespace for one sample, restarted cleanly when its process dies."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from aimo.sandbox.config import SandboxConfig
+from aimo.sandbox.errors import SandboxError
+from aimo.sandbox.pool import Worker, WorkerPool
+from aimo.sandbox.protocol import ProtocolError, clean_text
+from aimo.sandbox.result import ExecResult
+from aimo.sandbox.template import describe_exit
+
+# How long a cell that ran out of time gets to hand over what it printed before it is killed.
+FLUSH_GRACE_S = 0.5
+
+
+class Session:
+    """Variables survive between `run` calls, like notebook cells; calls on one session run in turn.
+
+    A call that runs out of wall-clock time, or whose process dies (segfault, `os._exit`), gets a result
+    saying so with `state_lost=True`; the next call runs in a fresh process.
+    """
+
+    def __init__(self, pool: WorkerPool, config: SandboxConfig, worker: Worker,
+                 on_close: Callable[[Session], None]) -> None:
+        self._pool = pool
+        self._config = config
+        self._worker: Worker | None = worker
+        self._on_close = on_close
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def uid(self) -> int | None:
+        """The uid the session's processes run as (None: the harness's own), for diagnostics."""
+        return self._worker.uid if self._worker is not None else None
+
+    @property
+    def workdir(self) -> str | None:
+        """The session's working directory as its code sees it."""
+        return self._worker.workdir if self._worker is not None else None
+
+    async def run(self, code: str, timeout: float | None = None) -> ExecResult:
+        """Run `code` in the session's namespace; never raises for anything the code does."""
+        async with self._lock:
+            if self._closed:
+                raise SandboxError("the session is closed")
+            timeout = self._config.timeout_s if timeout is None else timeout
+            state_lost = False
+            worker = self._worker
+            if worker is None or not worker.alive:
+                # Died between calls (e.g. a thread of the last cell called os._exit): a fresh start.
+                state_lost = worker is not None
+                if worker is not None:
+                    self._pool.discard(worker)
+                worker = self._worker = await self._pool.acquire()
+            started = time.perf_counter()
+            try:
+                reply = await worker.run(code, self._config.call_cpu_s(timeout), timeout)
+            except TimeoutError:
+                partial = await worker.flush(FLUSH_GRACE_S)
+                if partial is not None and partial.get("op") == "result":
+                    return _result(partial, started, state_lost)  # it finished in the meantime
+                await self._lose(worker)
+                return _result(partial or {}, started, True, timed_out=True, killed=True,
+                               error=f"TimeoutError: the code ran longer than {timeout:g} s and was stopped")
+            except ProtocolError:
+                exit_info = await self._lose(worker)
+                what = describe_exit(exit_info)
+                if self._closed:
+                    what = "the session was closed while the code ran"
+                return _result({}, started, True, error=f"SystemError: {what}", killed=True)
+            except BaseException:
+                # Cancelled mid-call: the cell's state is unknown, so the process goes.
+                if self._worker is worker:
+                    self._worker = None
+                self._pool.discard(worker)
+                raise
+            return _result(reply, started, state_lost)
+
+    async def _lose(self, worker: Worker) -> dict[str, int | None]:
+        if self._worker is worker:
+            self._worker = None
+        return await self._pool.release(worker)
+
+    async def close(self) -> None:
+        """Kill the session's processes (a call in flight returns as killed) and free its slot."""
+        if self._closed:
+            return
+        self._closed = True
+        worker, self._worker = self._worker, None
+        try:
+            if worker is not None:
+                await self._pool.release(worker)
+        finally:
+            self._on_close(self)
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+
+def _result(reply: dict[str, Any], started: float, state_lost: bool, timed_out: bool = False,
+            error: str | None = None, killed: bool = False) -> ExecResult:
+    """An ExecResult from a session's answer, which is checked: the process ran hostile code."""
+
+    def text(key: str) -> str:
+        value = reply.get(key)
+        return clean_text(value) if isinstance(value, str) else ""
+
+    if error is None and isinstance(reply.get("error"), str):
+        error = text("error")
+    return ExecResult(
+        stdout=text("stdout"),
+        stderr=text("stderr"),
+        error=error,
+        timed_out=timed_out or reply.get("cpu_exceeded") is True,
+        memory_exceeded=reply.get("memory_exceeded") is True,
+        killed=killed,
+        duration_s=time.perf_counter() - started,
+        truncated=reply.get("truncated") is True,
+        state_lost=state_lost,
+    )

@@ -1,0 +1,182 @@
+"""Harness side of the template process: start it, then ask it to spawn and kill sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from typing import Any
+
+from aimo.sandbox.config import SandboxConfig
+from aimo.sandbox.errors import SandboxError
+from aimo.sandbox.protocol import ProtocolError, encode, fds_ancillary, read_frame
+from aimo.sandbox.zygote import BOOTSTRAP
+
+# Thread pools of numerical libraries would make every session start threads (and fork unsafely).
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+UNKNOWN_EXIT: dict[str, int | None] = {"code": None, "signal": None}
+
+
+def template_env(config: SandboxConfig, python: str) -> dict[str, str]:
+    """The whole environment of the template, and so of every session: nothing of the harness's."""
+    env = {
+        "PATH": f"{os.path.dirname(python)}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "MALLOC_ARENA_MAX": "2",
+        "MPLBACKEND": "Agg",
+        **dict.fromkeys(_THREAD_VARS, "1"),
+    }
+    env.update(config.env)
+    return env
+
+
+def describe_exit(exit_info: dict[str, int | None]) -> str:
+    """How a session process ended, in words for the model."""
+    sig, code = exit_info.get("signal"), exit_info.get("code")
+    if sig:
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        if sig == signal.SIGXCPU:
+            return f"the process exceeded its CPU time limit ({name})"
+        if sig == signal.SIGKILL:
+            return f"the process was killed ({name}), possibly for using too much memory"
+        return f"the process died of {name} ({signal.strsignal(sig)})"
+    if code is not None:
+        return f"the process exited with code {code}"
+    return "the process died"
+
+
+class Template:
+    """The running template process; requests to it are answered out of order, matched by id."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self._config = config
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._pending: dict[int, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
+        self._ids = itertools.count(1)
+        self._send_lock = asyncio.Lock()
+        self._reader_task: asyncio.Task[None] | None = None
+        self._orphan_kills: set[asyncio.Future[Any]] = set()
+        self.isolation: dict[str, bool] = {}
+        self.warnings: list[str] = []
+
+    @property
+    def alive(self) -> bool:
+        return self._reader_task is not None and not self._reader_task.done()
+
+    async def start(self) -> None:
+        """Start the template and wait until it has preloaded its modules and probed the OS."""
+        python = self._config.python or sys.executable
+        parent, child = socket.socketpair()
+        try:
+            self._proc = subprocess.Popen(
+                [python, "-I", "-c", BOOTSTRAP, json.dumps(sys.path), str(child.fileno()),
+                 self._config.model_dump_json()],
+                pass_fds=[child.fileno()],
+                env=template_env(self._config, python),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,  # no terminal signal (Ctrl-C) reaches it; the harness decides
+            )
+        except OSError as exc:
+            parent.close()
+            raise SandboxError(f"cannot start the sandbox template with {python}: {exc}") from exc
+        finally:
+            child.close()
+        self._sock = parent
+        reader, self._writer = await asyncio.open_unix_connection(sock=parent)
+        try:
+            ready = await asyncio.wait_for(read_frame(reader), self._config.start_timeout_s)
+        except (TimeoutError, ProtocolError) as exc:
+            await self.close()
+            raise SandboxError(f"the sandbox template did not start: {exc!r}") from None
+        self.isolation = dict(ready.get("isolation", {}))
+        self.warnings = [str(w) for w in ready.get("warnings", [])]
+        self._reader_task = asyncio.create_task(self._read_replies(reader))
+
+    async def _read_replies(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                reply = await read_frame(reader)
+                op, future = self._pending.pop(reply.get("id"), ("", None))
+                if future is not None and not future.done():
+                    future.set_result(reply)
+                elif op == "spawn" and reply.get("ok"):
+                    # Whoever asked was cancelled: the session nobody will use must go.
+                    task = asyncio.ensure_future(self.kill(int(reply["slot"])))
+                    self._orphan_kills.add(task)
+                    task.add_done_callback(self._orphan_kills.discard)
+        except ProtocolError:
+            pass
+        finally:
+            for _, future in self._pending.values():
+                if not future.done():
+                    future.set_exception(SandboxError("the sandbox template died"))
+            self._pending.clear()
+
+    async def request(self, message: dict[str, Any], fds: tuple[int, ...] = ()) -> dict[str, Any]:
+        """Send one request (with `fds` attached) and wait for its reply."""
+        if not self.alive or self._sock is None:
+            raise SandboxError("the sandbox template is not running")
+        request_id = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = (str(message.get("op")), future)
+        data, ancillary = encode({**message, "id": request_id}), fds_ancillary(fds)
+        async with self._send_lock:
+            while data:
+                try:
+                    sent = self._sock.sendmsg([data], ancillary)
+                except BlockingIOError:
+                    await asyncio.sleep(0.001)
+                    continue
+                except OSError as exc:
+                    self._pending.pop(request_id, None)
+                    raise SandboxError(f"the sandbox template is gone: {exc}") from None
+                data, ancillary = data[sent:], []
+        reply = await future
+        if not reply.get("ok"):
+            raise SandboxError(f"the sandbox template refused {message.get('op')}: {reply.get('error')}")
+        return reply
+
+    async def spawn(self, session_end: socket.socket) -> dict[str, Any]:
+        """Fork a session that talks over `session_end`; its slot, uid and workdir."""
+        return await self.request({"op": "spawn"}, (session_end.fileno(),))
+
+    async def kill(self, slot: int) -> dict[str, int | None]:
+        """Kill a session and all its processes; how it ended ({"code", "signal"})."""
+        if not self.alive:
+            return dict(UNKNOWN_EXIT)  # the template died, and its sessions with it
+        try:
+            reply = await self.request({"op": "kill", "slot": slot})
+        except SandboxError:
+            return dict(UNKNOWN_EXIT)
+        return {"code": reply.get("code"), "signal": reply.get("signal")}
+
+    async def close(self) -> None:
+        """Ask the template to kill every session and exit; kill it if it does not."""
+        if self.alive:
+            with contextlib.suppress(SandboxError, asyncio.TimeoutError):
+                await asyncio.wait_for(self.request({"op": "shutdown"}), 10)
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader_task
+        if self._writer is not None:
+            self._writer.close()
+        if self._proc is not None:
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self._proc.wait), 10)
+            except TimeoutError:
+                self._proc.kill()
+                await asyncio.to_thread(self._proc.wait)

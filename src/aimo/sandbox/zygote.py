@@ -1,0 +1,329 @@
+"""The template process ("zygote"): imports the usual modules once, then forks sessions on request.
+
+Process tree, one branch per session:
+
+    harness ── zygote (preloaded, single-threaded, never runs user code)
+                 └─ supervisor (root, subreaper; pid 1's parent)
+                      └─ session (pid 1 of its own PID namespace; own uid, mount/net/IPC/UTS namespaces)
+                           └─ whatever the code starts
+
+Asking for a kill closes the supervisor's pipe; it SIGKILLs the session, and when pid 1 of a PID
+namespace dies the kernel kills every process in it. Where there is no PID namespace the supervisor,
+being a subreaper, still has every orphan reparented to it and kills its descendants until none are
+left. Either way the supervisor exits only when all of the session's processes are gone, so a
+session's uid and slot are reused only after that.
+
+Messages from the harness: {"op": "spawn", "id"} with the session's socket attached,
+{"op": "kill", "id", "slot"} and {"op": "shutdown", "id"}; each gets {"id", "ok", ...} back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import os
+import select
+import selectors
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from aimo.sandbox import limits
+from aimo.sandbox.config import MAX_SLOTS, SandboxConfig
+from aimo.sandbox.protocol import ProtocolError, recv_frame, send_frame
+from aimo.sandbox.worker import SessionSpec, serve
+
+BOOTSTRAP = (
+    "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+    "from aimo.sandbox.zygote import main; main(int(sys.argv[2]), sys.argv[3])"
+)
+# Exit codes of a supervisor: the session's exit code (at most 127), 128 + the signal that killed it,
+# or this when the supervisor itself failed.
+SUPERVISOR_FAILED = 255
+
+
+def main(control_fd: int, config_json: str) -> None:
+    """Entry point of the template process (see BOOTSTRAP)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the harness decides when we stop
+    sock = socket.socket(fileno=control_fd)
+    Zygote(sock, SandboxConfig.model_validate_json(config_json)).serve()
+
+
+def decode_exit(status: int | None) -> dict[str, int | None]:
+    """A supervisor's wait status as {"code", "signal"} of the session it supervised."""
+    if status is None or os.WIFSIGNALED(status):
+        return {"code": None, "signal": None}
+    code = os.WEXITSTATUS(status)
+    if code == SUPERVISOR_FAILED:
+        return {"code": None, "signal": None}
+    return {"code": None, "signal": code - 128} if code >= 128 else {"code": code, "signal": None}
+
+
+@dataclass
+class _Slot:
+    index: int
+    supervisor: int
+    pidfd: int
+    kill_w: int | None
+    workdir: str | None
+    status: int | None = None
+    reaped: bool = False
+    waiting: list[Any] = field(default_factory=list)
+
+
+class Zygote:
+    """The template's request loop; owns the slots (uids) of live sessions."""
+
+    def __init__(self, sock: socket.socket, config: SandboxConfig) -> None:
+        self._sock = sock
+        self._config = config
+        warnings = self._preload(config.preload)
+        gc.collect()
+        gc.freeze()  # keeps the preloaded heap out of GC passes, so forks share its pages for longer
+        self._uid_base = config.uid_base if config.uid_base is not None else 100_000 + os.getpid() * MAX_SLOTS
+        want = limits.Isolation(
+            pid_namespace=config.namespaces,
+            mount_namespace=config.namespaces,
+            private_proc=config.namespaces,
+            network_namespace=config.isolate_network,
+            ipc_uts_namespaces=config.namespaces,
+            setuid=config.drop_privileges,
+        )
+        self._isolation, refused = limits.probe(want, self._uid_base)
+        warnings += refused
+        self._root: str | None = None
+        if not self._isolation.mount_namespace:
+            self._root = tempfile.mkdtemp(prefix="aimo-sandbox-", dir=config.workdir_root)
+            os.chmod(self._root, 0o711)
+        mib = 1 << 20
+        self._limits = limits.ProcessLimits(
+            memory_bytes=config.memory_mb * mib if config.memory_mb else None,
+            max_processes=config.max_processes,
+            max_file_bytes=config.max_file_mb * mib if config.max_file_mb else None,
+            max_open_files=config.max_open_files,
+            session_cpu_s=config.session_cpu_s,
+        )
+        self._free = list(range(MAX_SLOTS - 1, -1, -1))
+        self._slots: dict[int, _Slot] = {}
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(sock, selectors.EVENT_READ, None)
+        if threading.active_count() > 1 or len(os.listdir("/proc/self/task")) > 1:
+            warnings.append("sandbox: a preloaded module started threads; forking may be unreliable")
+        send_frame(sock, {
+            "op": "ready",
+            "pid": os.getpid(),
+            "isolation": self._isolation.to_dict(),
+            "warnings": warnings,
+        })
+
+    @staticmethod
+    def _preload(names: list[str]) -> list[str]:
+        warnings = []
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:
+                warnings.append(f"sandbox: cannot preload {name!r}: {exc}")
+        return warnings
+
+    def serve(self) -> NoReturn:
+        """Answer requests until the harness says shutdown or goes away; then kill every session."""
+        try:
+            while True:
+                for key, _ in self._selector.select():
+                    if key.data is None:
+                        if not self._handle_request():
+                            raise SystemExit
+                    else:
+                        self._reap(key.data)
+        except (SystemExit, OSError, ProtocolError):
+            pass
+        self._shutdown()
+        os._exit(0)
+
+    def _handle_request(self) -> bool:
+        received = recv_frame(self._sock, max_fds=4)
+        if received is None:
+            return False
+        message, fds = received
+        op, request_id = message.get("op"), message.get("id")
+        try:
+            if op == "spawn" and len(fds) == 1:
+                self._reply(request_id, self._spawn(fds.pop()))
+            elif op == "kill":
+                self._kill(request_id, int(message["slot"]))
+            elif op == "shutdown":
+                self._shutdown()
+                self._reply(request_id, {})
+                return False
+            else:
+                raise ValueError(f"bad request {op!r} with {len(fds)} fds")
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            self._reply(request_id, {"error": f"{type(exc).__name__}: {exc}"}, ok=False)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        return True
+
+    def _reply(self, request_id: Any, fields: dict[str, Any], ok: bool = True) -> None:
+        send_frame(self._sock, {"id": request_id, "ok": ok, **fields})
+
+    def _spawn(self, session_fd: int) -> dict[str, Any]:
+        if not self._free:
+            os.close(session_fd)
+            raise ValueError(f"all {MAX_SLOTS} session slots are in use")
+        index = self._free.pop()
+        uid = self._uid_base + index
+        workdir = None
+        try:
+            if self._root is not None:
+                workdir = os.path.join(self._root, f"session-{index}")
+                os.mkdir(workdir, 0o700)
+                if self._isolation.setuid:
+                    os.chown(workdir, uid, uid)
+            spec = SessionSpec(uid, self._isolation, self._limits, self._config.disk_mb << 20, workdir,
+                               self._config.output_limit_bytes, self._config.int_max_str_digits)
+            kill_r, kill_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                _supervise(session_fd, kill_r, spec)
+            os.close(kill_r)
+        except BaseException:
+            self._free.append(index)
+            if workdir:
+                shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        finally:
+            os.close(session_fd)
+        slot = _Slot(index, pid, os.pidfd_open(pid), kill_w, workdir)
+        self._slots[index] = slot
+        self._selector.register(slot.pidfd, selectors.EVENT_READ, index)
+        return {"slot": index, "uid": uid if self._isolation.setuid else None,
+                "workdir": workdir, "supervisor": pid}
+
+    def _kill(self, request_id: Any, index: int) -> None:
+        slot = self._slots[index]
+        if slot.kill_w is not None:
+            os.close(slot.kill_w)
+            slot.kill_w = None
+        slot.waiting.append(request_id)
+        if slot.reaped:
+            self._release(slot)
+
+    def _reap(self, index: int) -> None:
+        slot = self._slots[index]
+        self._selector.unregister(slot.pidfd)
+        os.close(slot.pidfd)
+        _, slot.status = os.waitpid(slot.supervisor, 0)
+        slot.reaped = True
+        if slot.waiting:
+            self._release(slot)
+
+    def _release(self, slot: _Slot) -> None:
+        """The session is gone for good: free its slot and directory, answer who asked for the kill."""
+        if slot.workdir:
+            shutil.rmtree(slot.workdir, ignore_errors=True)
+        del self._slots[slot.index]
+        self._free.append(slot.index)
+        for request_id in slot.waiting:
+            self._reply(request_id, decode_exit(slot.status))
+
+    def _shutdown(self) -> None:
+        for slot in list(self._slots.values()):
+            if slot.kill_w is not None:
+                os.close(slot.kill_w)
+                slot.kill_w = None
+        for slot in list(self._slots.values()):
+            if not slot.reaped:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(slot.supervisor, 0)
+            if slot.workdir:
+                shutil.rmtree(slot.workdir, ignore_errors=True)
+        self._slots.clear()
+        if self._root:
+            shutil.rmtree(self._root, ignore_errors=True)
+
+
+def _supervise(session_fd: int, kill_r: int, spec: SessionSpec) -> NoReturn:
+    """The supervisor: start the session, wait for it to die or for the kill pipe to close, clean up."""
+    code = SUPERVISOR_FAILED
+    try:
+        limits.close_fds_except({0, 1, 2, session_fd, kill_r})
+        limits.prctl(limits.PR_SET_CHILD_SUBREAPER, 1)
+        if spec.isolation.pid_namespace:
+            limits.unshare(limits.CLONE_NEWPID)
+        pid = os.fork()
+        if pid == 0:
+            os.close(kill_r)
+            serve(socket.socket(fileno=session_fd), spec)
+        os.close(session_fd)
+        pidfd = os.pidfd_open(pid)
+        select.select([pidfd, kill_r], [], [])
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        _kill_descendants()
+        code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else min(os.WEXITSTATUS(status), 127)
+    finally:
+        os._exit(code)
+
+
+def _kill_descendants() -> None:
+    """Kill and reap every process below this one (a subreaper, so orphans are its children)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return  # no child left, hence no descendant: each would have a live ancestor among them
+        if pid:
+            continue
+        tree = _descendants(os.getpid())
+        for victim in tree:
+            try:
+                pidfd = os.pidfd_open(victim)
+            except OSError:
+                continue
+            # The pidfd pins the process: if its pid was reused before it was opened, the parent check
+            # fails; if reused after, the signal goes nowhere.
+            with contextlib.suppress(OSError):
+                if _parent(victim) in tree or _parent(victim) == os.getpid():
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            os.close(pidfd)
+        time.sleep(0.001)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: parse from the last ')'.
+    return int(stat[stat.rindex(b")") + 2 :].split()[1])
+
+
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            parent = _parent(int(name))
+            if parent is not None:
+                children.setdefault(parent, []).append(int(name))
+    found: set[int] = set()
+    stack = list(children.get(root, []))
+    while stack:
+        pid = stack.pop()
+        found.add(pid)
+        stack.extend(children.get(pid, []))
+    return found
+
+
+if __name__ == "__main__":  # pragma: no cover - started through BOOTSTRAP
+    sys.exit("use aimo.sandbox.Sandbox")

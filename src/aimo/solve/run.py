@@ -1,0 +1,86 @@
+"""A run over many problems: one engine, one sandbox, one budget manager, results written as they finish."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+
+from aimo.answers import grade
+from aimo.engines.base import Engine
+from aimo.problems import Problem
+from aimo.solve.budget import BudgetManager
+from aimo.solve.config import BudgetConfig, SamplingConfig, StrategyConfig
+from aimo.solve.problem import ProblemSolver, SampleCallback
+from aimo.solve.records import RecordWriter, read_records
+from aimo.solve.sample import SampleRunner
+from aimo.solve.types import ProblemResult
+
+ResultCallback = Callable[[ProblemResult], None]
+
+
+@dataclass
+class RunSettings:
+    """What a multi-problem run needs besides the engine and the problems."""
+
+    strategy: StrategyConfig
+    sampling: SamplingConfig
+    budget: BudgetConfig
+
+
+def finished_ids(output: RecordWriter | None) -> set[str]:
+    """Problems already in an output file (for --resume)."""
+    if output is None:
+        return set()
+    return {r["problem_id"] for r in read_records(output.path) if r.get("kind") == "problem"}
+
+
+@contextlib.asynccontextmanager
+async def sandbox_for(strategy: StrategyConfig, sandbox_config: object) -> AsyncIterator[object | None]:
+    """A warm sandbox pool when the strategy runs code; None otherwise."""
+    if strategy.strategy == "cot" or strategy.code_rounds == 0:
+        yield None
+        return
+    from aimo.sandbox import Sandbox
+
+    async with Sandbox(sandbox_config) as sandbox:  # type: ignore[arg-type]
+        yield sandbox
+
+
+async def solve_problems(
+    engine: Engine,
+    problems: Sequence[Problem],
+    settings: RunSettings,
+    sandbox: object | None = None,
+    output: RecordWriter | None = None,
+    on_result: ResultCallback | None = None,
+    on_sample: SampleCallback | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[ProblemResult]:
+    """Solve each problem in turn under one budget; each result is written the moment it is known."""
+    open_session = getattr(sandbox, "session", None)
+    runner = SampleRunner(
+        engine, settings.strategy, settings.sampling, open_session=open_session, clock=clock
+    )
+    solver = ProblemSolver(runner, settings.strategy, clock=clock)
+    done = finished_ids(output)
+    todo = [p for p in problems if p.id not in done]
+    timed = settings.budget.total_s is not None or settings.budget.per_problem_max_s is not None
+    manager = BudgetManager(settings.budget, n_problems=len(todo) or 1, clock=clock) if timed else None
+    results: list[ProblemResult] = []
+    for problem in todo:
+        budget = manager.start_problem() if manager else None
+        result = await solver.solve(problem, budget, on_sample=on_sample)
+        if manager:
+            manager.finish_problem()
+        if problem.answer is not None:
+            result.correct = result.answer is not None and grade(
+                result.answer, problem.answer, settings.strategy.answer_mode
+            )
+        if output is not None:
+            output.write(result.to_record())
+        results.append(result)
+        if on_result:
+            on_result(result)
+    return results

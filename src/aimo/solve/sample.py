@@ -1,0 +1,219 @@
+"""One sample: the chain-of-thought or tool-integrated (SC-TIR) loop around an engine stream.
+
+A tool-integrated sample generates until a ```python block closes, runs it in its own sandbox
+session, appends the result in an ```output block and continues, for at most `code_rounds` rounds.
+Sample-level stops (first boxed answer, first code answer, `</think>`, the token cap, the deadline)
+are detected on each delta as it arrives. When the token cap or the deadline cuts a sample short,
+answer forcing closes the thinking and asks for the answer in a few tokens, so the sample still votes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+from aimo.answers import extract_answer, extract_from_output
+from aimo.engines.base import Engine, GenerationRequest
+from aimo.problems import Problem
+from aimo.solve.config import SamplingConfig, StrategyConfig
+from aimo.solve.prompts import PROMPTS
+from aimo.solve.scan import THINK_END, StreamScanner
+from aimo.solve.types import CodeRun, Sample
+
+FORCE_CUE = "\n\nI am out of time, so I commit to my best answer now.\n\nFinal answer: \\boxed{"
+FORCE_MAX_TOKENS = 16
+OUTPUT_STOP = "```output"  # a model that writes its own output block has closed its code: stop there
+
+
+@dataclass
+class _Round:
+    text: str
+    tokens: int
+    finish_reason: str
+    prompt_tokens: int
+    stop: str | None  # why this round ended early: "code", "boxed", "think", "deadline"
+    code: str | None = None
+
+
+class SampleRunner:
+    """Runs samples of problems on one engine; a sandbox factory gives each code sample a session."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        strategy: StrategyConfig,
+        sampling: SamplingConfig,
+        open_session: Callable[[], Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.strategy = strategy
+        self.sampling = sampling
+        self.open_session = open_session
+        self.clock = clock
+
+    async def fill(self, problem: Problem, sample: Sample, deadline: float | None = None) -> None:
+        """Generate `sample` of `problem` in place (a cancelled sample keeps what it had so far)."""
+        kind = sample.prompt_kind
+        sample.started = time.time()
+        session = None
+        try:
+            if kind == "tir" and self.open_session is not None and self.strategy.code_rounds > 0:
+                session = await self.open_session()
+            await self._loop(problem, sample, kind, session, deadline)
+        finally:
+            if session is not None:
+                await asyncio.shield(session.close())
+            sample.ended = time.time()
+        if sample.meta.get("entropy_tokens"):
+            sample.meta["mean_entropy"] = sample.meta.pop("entropy_sum") / sample.meta.pop("entropy_tokens")
+        sample.answer = extract_answer(sample.text)
+        if sample.answer is None and self.strategy.answer_from_code:
+            sample.answer = next((r.answer for r in reversed(sample.code_runs) if r.answer), None)
+
+    async def _loop(
+        self, problem: Problem, sample: Sample, kind: str, session: Any, deadline: float | None
+    ) -> None:
+        messages = PROMPTS[kind].messages(problem.text)
+        seed = None if self.sampling.seed is None else self.sampling.seed + sample.index
+        rounds_left = self.strategy.code_rounds if session is not None else 0
+        budget = self.sampling.max_tokens
+        while True:
+            request = GenerationRequest(
+                messages=messages,
+                assistant_prefix=sample.text,
+                max_tokens=budget,
+                temperature=self.sampling.temperature,
+                top_p=self.sampling.top_p,
+                min_p=self.sampling.min_p,
+                seed=seed,
+                stop=(OUTPUT_STOP,) if session is not None else (),
+                logprobs=self.strategy.logprobs,
+                meta={"problem_id": problem.id, "sample_index": sample.index, "round": len(sample.code_runs)},
+            )
+            round_ = await self._generate(
+                request, watch_code=rounds_left > 0, deadline=deadline, sample=sample
+            )
+            sample.text += round_.text
+            sample.completion_tokens += round_.tokens
+            sample.prompt_tokens = sample.prompt_tokens or round_.prompt_tokens
+            sample.finish_reason = round_.stop or round_.finish_reason
+            budget = self.sampling.max_tokens - sample.completion_tokens
+            if round_.code is not None and session is not None:
+                rounds_left -= 1
+                run = await self._run_code(session, round_.code, deadline)
+                sample.code_runs.append(run)
+                sample.text += f"```output\n{run.output}\n```\n"
+                if run.answer is not None and self.strategy.stop_on_code_answer:
+                    sample.finish_reason = "code_answer"
+                    return
+                if budget > 0 and not self._past(deadline):
+                    continue
+            break
+        if (
+            self.strategy.force_answer
+            and sample.finish_reason in ("length", "deadline")
+            and extract_answer(sample.text) is None
+        ):
+            await self._force_answer(messages, sample, seed)
+
+    async def _generate(
+        self, request: GenerationRequest, watch_code: bool, deadline: float | None, sample: Sample
+    ) -> _Round:
+        """Stream one round, stopping at the first event that ends it."""
+        scanner = StreamScanner()
+        tokens, finish, prompt_tokens, stop = 0, "stop", 0, None
+        timeout = None if deadline is None else max(0.0, deadline - self.clock())
+        try:
+            async with asyncio.timeout(timeout), aclosing(self.engine.stream(request)) as stream:
+                async for chunk in stream:
+                    scanner.feed(chunk.text)
+                    tokens += chunk.tokens
+                    for top in chunk.logprobs:
+                        sample.meta["entropy_sum"] = sample.meta.get("entropy_sum", 0.0) + _entropy(top)
+                        sample.meta["entropy_tokens"] = sample.meta.get("entropy_tokens", 0) + 1
+                    if chunk.finish_reason is not None:
+                        finish = chunk.finish_reason
+                        tokens = chunk.completion_tokens if chunk.completion_tokens is not None else tokens
+                        prompt_tokens = chunk.prompt_tokens or 0
+                    stop = self._early_stop(scanner, watch_code)
+                    if stop or chunk.finish_reason is not None:
+                        break
+        except TimeoutError:
+            stop = "deadline"
+        text, code = scanner.text, None
+        if stop == "code" and scanner.code_block is not None:
+            code = scanner.code_block.code
+            text = text[: scanner.code_block.end] + "\n"
+        elif stop == "boxed" and scanner.boxed_end is not None:
+            text = text[: scanner.boxed_end]
+        elif stop == "think" and scanner.think_end is not None:
+            text = text[: scanner.think_end]
+        elif finish == "stop" and watch_code and scanner.code_block is not None:
+            # The engine stopped on "```output" right after a closed block: run that block.
+            stop, code = "code", scanner.code_block.code
+        return _Round(text, tokens, finish, prompt_tokens, stop, code)
+
+    def _early_stop(self, scanner: StreamScanner, watch_code: bool) -> str | None:
+        if watch_code and scanner.code_block is not None:
+            return "code"
+        if self.strategy.stop_on_boxed and scanner.boxed_end is not None:
+            return "boxed"
+        if self.strategy.stop_at_think_end and scanner.think_end is not None:
+            return "think"
+        return None
+
+    async def _run_code(self, session: Any, code: str, deadline: float | None) -> CodeRun:
+        timeout = self.strategy.code_timeout_s
+        if deadline is not None:
+            timeout = max(0.1, min(timeout, deadline - self.clock()))
+        started = self.clock()
+        result = await session.run(code, timeout=timeout)
+        output = result.to_model_text(self.strategy.max_output_chars)
+        return CodeRun(
+            code=code,
+            output=output,
+            error=result.error is not None or result.timed_out,
+            timed_out=result.timed_out,
+            answer=extract_from_output(result.stdout) if result.error is None else None,
+            seconds=self.clock() - started,
+        )
+
+    async def _force_answer(self, messages: list[dict[str, str]], sample: Sample, seed: int | None) -> None:
+        """Close the thinking and ask for the answer in a few tokens (bounded in time too)."""
+        cue = (THINK_END if "<think>" in sample.text and THINK_END not in sample.text else "") + FORCE_CUE
+        request = GenerationRequest(
+            messages=messages,
+            assistant_prefix=sample.text + cue,
+            max_tokens=FORCE_MAX_TOKENS,
+            temperature=0.0,
+            seed=seed,
+            stop=("}",),
+            meta={"problem_id": sample.problem_id, "sample_index": sample.index, "forced": True},
+        )
+        parts: list[str] = []
+        try:
+            async with (
+                asyncio.timeout(self.strategy.force_answer_timeout_s),
+                aclosing(self.engine.stream(request)) as stream,
+            ):
+                async for chunk in stream:
+                    parts.append(chunk.text)
+                    sample.completion_tokens += chunk.tokens
+        except Exception:  # forcing is best effort (timeout, engine error): the sample stays unanswered
+            return
+        sample.text += cue + "".join(parts) + "}"
+        sample.meta["forced"] = True
+
+    def _past(self, deadline: float | None) -> bool:
+        return deadline is not None and self.clock() >= deadline
+
+
+def _entropy(top_logprobs: list[float]) -> float:
+    """Entropy (nats) of a token's distribution, estimated from its top log-probabilities."""
+    return -sum(math.exp(lp) * lp for lp in top_logprobs)
