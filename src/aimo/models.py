@@ -174,22 +174,37 @@ def _is_gguf(path: Path) -> bool:
 
 
 def _resolve_hub(spec: str) -> ResolvedModel:
-    """A hub id: GGUF repos name the file (`org/name/file.gguf`); others are downloaded whole."""
+    """A hub id: GGUF repos name the file (`org/name/file.gguf`); others are downloaded whole.
+
+    The local HF cache is tried first; the hub only when it answers (its client retries for ~30 s)."""
     parts = spec.split("/")
     repo_id = "/".join(parts[:2])
     filename = "/".join(parts[2:]) or None
-    try:
-        from huggingface_hub import hf_hub_download, snapshot_download
+    from huggingface_hub import hf_hub_download, snapshot_download
 
+    def fetch(local_only: bool) -> ResolvedModel:
         if filename:
-            return ResolvedModel("gguf", hf_hub_download(repo_id, filename, etag_timeout=10), spec)
-        return ResolvedModel("hf_dir", snapshot_download(repo_id, etag_timeout=10), spec)
+            path = hf_hub_download(repo_id, filename, etag_timeout=10, local_files_only=local_only)
+            return ResolvedModel("gguf", path, spec)
+        return ResolvedModel(
+            "hf_dir", snapshot_download(repo_id, etag_timeout=10, local_files_only=local_only), spec
+        )
+
+    try:
+        return fetch(local_only=True)
+    except Exception:  # not in the cache
+        pass
+    why = "offline mode (HF_HUB_OFFLINE)" if os.environ.get("HF_HUB_OFFLINE") else _hub_reachable()
+    try:
+        if why is None:
+            return fetch(local_only=False)
     except Exception as exc:  # the hub client raises many types; all mean "not available here"
-        raise ModelError(
-            f"could not get model {spec!r} from the Hugging Face hub ({type(exc).__name__}). "
-            f"On a machine with internet run `huggingface-cli download {repo_id}"
-            f"{' ' + filename if filename else ''}` and pass the local path with --model"
-        ) from exc
+        why = type(exc).__name__
+    raise ModelError(
+        f"could not get model {spec!r} from the Hugging Face hub ({why}). "
+        f"On a machine with internet run `huggingface-cli download {repo_id}"
+        f"{' ' + filename if filename else ''}` and pass the local path with --model"
+    )
 
 
 # --- built-in models -------------------------------------------------------------------------

@@ -28,7 +28,8 @@ from aimo.answers.policy import AnswerPolicy, PolicyResult
 
 Source = Literal["boxed", "phrase", "bold", "last_number", "output"]
 
-_UNBRACED_BOX_ARG = re.compile(r"[^\s$\\{}]+")
+# TeX's `\boxed 5` takes one token; a number or a lone letter, never a word (`\boxed to mark`).
+_UNBRACED_BOX_ARG = re.compile(r"-?\d+(?:[.,]\d+)*|[A-Za-z](?![A-Za-z])")
 _BOLD = re.compile(r"\*\*([^*\n]{1,200})\*\*")
 _LAST_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _SENTENCE_END = re.compile(r"\.(?=\s|\*|$)|\n")
@@ -203,7 +204,9 @@ def _last_box(text: str, start: int, commands: tuple[str, ...]) -> _Candidate | 
 @lru_cache(maxsize=16)
 def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
     words = "|".join(r"\s+".join(map(re.escape, p.split())) for p in phrases)
-    return re.compile(rf"(?i)\b(?:{words})(?:\s*\*\*)?\s*(?:is\b|:|=)\s*(?:\*\*)?")
+    # "answer is X", "Answer: X", "**Answer:** X", "**Final Answer**: X", or a heading line
+    # ("**Final Answer**" / "## Final Answer") whose answer is on the next line.
+    return re.compile(rf"(?im)\b(?:{words})(?:(?:\s*\*\*)?\s*(?:is\b|:|=)\s*(?:\*\*)?|(?:\*\*)?[ \t]*$)")
 
 
 def _phrases(text: str, start: int, target: PhraseTarget) -> Iterator[_Candidate]:

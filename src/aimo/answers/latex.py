@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from aimo.answers.braces import group_end
 
@@ -61,6 +62,7 @@ _LATEX_THOUSANDS = re.compile(rf"(?<![\d.])\d{{1,3}}(?:{_SEP}\d{{3}})+(?![\d])")
 _SEP_ONLY = re.compile(_SEP)
 _SPACES = re.compile(r"\s+")
 _AROUND_OPERATORS = re.compile(r"\s*(\\\\|[-+*/=^_(),\[\]{}<>|:;&])\s*")
+_BEFORE_COMMAND = re.compile(r" (?=\\)")  # `2 \pi` → `2\pi`: a command starts at its backslash anyway
 _CHOICE = re.compile(r"^\(?([A-E])\)(?:\s*(.+))?$|^([A-E])$")
 _PMOD = re.compile(
     r"\s*\(?\s*\\pmod\s*\{?\s*\d+\s*\}?\s*\)?\s*$|\s*\(\s*\\?(?:bmod|mod)\s*\{?\s*\d+\s*\}?\s*\)\s*$"
@@ -70,36 +72,37 @@ VARIABLE = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?")
 _ASSIGNMENT = re.compile(rf"^{VARIABLE.pattern}\s*=\s*(?=\S)")
 
 
+@lru_cache(maxsize=8)
+def _command_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(sorted(names, key=len, reverse=True))
+    return re.compile(rf"\\(?:{alternatives})(?![A-Za-z])\s*")
+
+
 def unwrap_commands(text: str, names: Iterable[str] = UNWRAP_COMMANDS) -> str:
     """Replace `\\name{content}` by `content` for each name, nested ones included."""
-    pattern = re.compile(r"\\(?:" + "|".join(sorted(names, key=len, reverse=True)) + r")(?![A-Za-z])\s*")
-    out: list[str] = []
-    pos = 0
-    pending = text
-    # Each pass removes the outermost wrappers; the content may hold more, hence the loop.
+    pattern = _command_pattern(tuple(names))
+    # Each pass removes the outermost wrappers; their content may hold more, hence the passes.
     for _ in range(16):
-        out, pos = [], 0
-        changed = False
-        for match in pattern.finditer(pending):
+        pieces: list[str] = []
+        pos = 0
+        for match in pattern.finditer(text):
             if match.start() < pos:
-                continue
+                continue  # inside a wrapper this pass already unwrapped
             brace = match.end()
-            if brace < len(pending) and pending[brace] == "{":
-                close = group_end(pending, brace)
+            if text.startswith("{", brace):
+                close = group_end(text, brace)
                 if close is None:
                     continue
-                out.append(pending[pos : match.start()])
-                out.append(pending[brace + 1 : close])
+                pieces += [text[pos : match.start()], text[brace + 1 : close]]
                 pos = close + 1
-            else:
-                out.append(pending[pos : match.start()])
+            else:  # `\\displaystyle 5`, `\\text 5`: drop the command alone
+                pieces.append(text[pos : match.start()])
                 pos = match.end()
-            changed = True
-        out.append(pending[pos:])
-        pending = "".join(out)
-        if not changed:
+        if not pieces:
             break
-    return pending
+        pieces.append(text[pos:])
+        text = "".join(pieces)
+    return text
 
 
 def strip_math_delimiters(text: str) -> str:
@@ -124,8 +127,9 @@ def strip_outer_braces(text: str) -> str:
 
 
 def tidy_spaces(text: str) -> str:
-    """Collapse whitespace and drop it around operators and brackets (keeps `\\pi r`)."""
-    return _AROUND_OPERATORS.sub(r"\1", _SPACES.sub(" ", text)).strip()
+    """Collapse whitespace; drop it around operators, brackets and before commands (keeps `\\pi r`)."""
+    text = _AROUND_OPERATORS.sub(r"\1", _SPACES.sub(" ", text))
+    return _BEFORE_COMMAND.sub("", text).strip()
 
 
 def clean(text: str) -> str:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
-from aimo.answers import ExtractionConfig, extract, grade, resolve_mode
+from aimo.answers import ExtractionConfig, GradeMode, extract, grade, resolve_mode
 from aimo.errors import AimoError
 
 REQUIRED_FIELDS = ("model_output", "gold")
@@ -48,12 +48,12 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def grade_rows(rows: list[dict[str, Any]], mode: str = "auto") -> list[dict[str, Any]]:
+def grade_rows(rows: list[dict[str, Any]], mode: GradeMode = "auto") -> list[dict[str, Any]]:
     """Each row with `pred` (canonical answer or None) and `correct` added."""
     graded = []
     for row in rows:
         gold = str(row["gold"])
-        resolved = resolve_mode(gold, mode)  # type: ignore[arg-type]
+        resolved = resolve_mode(gold, mode)
         found = extract(row["model_output"], ExtractionConfig(mode=resolved))
         pred = found.answer if found else None
         graded.append({**row, "pred": pred, "correct": grade(pred, gold, resolved)})
@@ -70,7 +70,7 @@ def grade_command(
     output: Annotated[Path | None, typer.Option(help="Write the rows with pred and correct here.")] = None,
 ) -> None:
     """Extract each row's final answer from model_output and grade it against gold."""
-    graded = grade_rows(read_rows(input_path), mode.value)
+    graded = grade_rows(read_rows(input_path), cast(GradeMode, mode.value))
     if output is not None:
         output.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in graded))
     correct = sum(row["correct"] for row in graded)

@@ -180,13 +180,13 @@ def models(
     local = list_local_models()
     table = Table(title="Local models")
     for column in ("name", "size", "source", "location"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for model in local:
         table.add_row(model.name, f"{model.size / 2**20:,.0f} MiB", model.source, model.location)
     out.print(table if local else "no local models yet")
     builtin = Table(title="Built-in models (fetched on first use)")
     for column in ("name", "", "description"):
-        builtin.add_column(column)
+        builtin.add_column(column, overflow="fold")
     default = default_model_name()
     for name, model in BUILTIN_MODELS.items():
         builtin.add_row(name, "default" if name == default else "", model.description)

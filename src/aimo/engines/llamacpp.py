@@ -44,6 +44,17 @@ def _import_llama_cpp() -> Any:
     return llama_cpp
 
 
+@dataclass
+class LlamaCppStats:
+    """Counters of the batched decoder (read them to see batching and prefix sharing at work)."""
+
+    peak_batch: int = 0  # the most sequences decoded in one step
+    prompt_tokens_reused: int = 0  # prompt tokens found already computed in the KV cache
+    prompt_tokens_computed: int = 0
+    tokens_generated: int = 0
+    cancelled: int = 0
+
+
 @dataclass(eq=False)
 class _Sequence:
     """One request being decoded; touched only by the worker thread, except `cancelled`."""
@@ -114,6 +125,7 @@ class LlamaCppEngine:
         self._active: list[_Sequence] = []
         self._retained: dict[int, list[int]] = {}  # slot -> tokens whose KV is kept (insertion = LRU order)
         self._closed = False
+        self.stats = LlamaCppStats()
         self._worker = threading.Thread(target=self._run, name="aimo-llamacpp", daemon=True)
         self._worker.start()
 
@@ -215,6 +227,8 @@ class LlamaCppEngine:
         seq.text = StopTextStream(request.stop)
         seq.sampler = self._make_sampler(request)
         seq.slot, seq.n_past = self._place(prompt)
+        self.stats.prompt_tokens_reused += seq.n_past
+        self.stats.prompt_tokens_computed += len(prompt) - seq.n_past
         last_index = -1
         for start in range(seq.n_past, len(prompt), self.n_batch):
             piece = prompt[start : start + self.n_batch]
@@ -265,6 +279,7 @@ class LlamaCppEngine:
     def _drop_if_cancelled(self, seq: _Sequence) -> bool:
         if seq.cancelled.is_set():
             self._forget(seq.slot)
+            self.stats.cancelled += 1
             return True
         return False
 
@@ -274,6 +289,7 @@ class LlamaCppEngine:
         for seq in self._active:
             self._add(seq.next_token, seq.n_past, seq.slot, logits=True)
         self._decode()
+        self.stats.peak_batch = max(self.stats.peak_batch, len(self._active))
         still: list[_Sequence] = []
         for i, seq in enumerate(self._active):
             seq.n_past += 1
@@ -292,6 +308,7 @@ class LlamaCppEngine:
         seq.tokens.append(token)
         seq.n_generated += 1
         seq.unreported += 1
+        self.stats.tokens_generated += 1
         delta = seq.text.feed(self._piece(token))
         if seq.text.stopped:
             return self._finish(seq, "stop", delta, logprobs)

@@ -85,7 +85,7 @@ class OpenAIEngine:
                 return
             except _ServerError as exc:  # raised only before the first chunk, so a retry duplicates nothing
                 failures.append(f"{url}: {exc}")
-                log.warning("openai engine: %s (attempt %d)", failures[-1], attempt + 1)
+                log.info("openai engine: %s (attempt %d)", failures[-1], attempt + 1)
             finally:
                 self._in_flight[url] -= 1
             if attempt < self.connect_retries:

@@ -11,6 +11,8 @@ import ctypes.util
 import errno
 import os
 import resource
+import stat
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -102,6 +104,8 @@ def enter_namespaces(isolation: Isolation) -> None:
         mount(None, "/", None, MS_REC | MS_PRIVATE)
     if isolation.private_proc:
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if isolation.mount_namespace and isolation.setuid:
+        expose_paths(interpreter_paths())
 
 
 def mount_private_tmp(uid: int, gid: int, size_bytes: int) -> str:
@@ -120,10 +124,56 @@ def mount_private_tmp(uid: int, gid: int, size_bytes: int) -> str:
 def close_fds_except(keep: set[int]) -> None:
     """Close every file descriptor of this process but those in `keep`."""
     low = 0
-    for fd in sorted(keep):
-        os.closerange(low, fd)
+    for fd in [*sorted(keep), max(resource.getrlimit(resource.RLIMIT_NOFILE)[0], max(keep) + 1)]:
+        # Never an empty range: CPython 3.11 turns closerange(n, n) into close_range(n, ~0), closing all.
+        if low < fd:
+            os.closerange(low, fd)
         low = fd + 1
-    os.closerange(low, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+
+def interpreter_paths() -> list[str]:
+    """Where this Python's files live: what a session must be able to read to import and re-exec."""
+    paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.realpath(sys.executable)), *(p for p in sys.path if p)}
+    return sorted({os.path.realpath(p) for p in paths if os.path.exists(p)})
+
+
+def _closed_ancestor(path: str) -> str | None:
+    """The topmost directory above `path` that other users may not enter (no o+x), if any."""
+    parts = path.strip("/").split("/")
+    for depth in range(1, len(parts)):
+        ancestor = "/" + "/".join(parts[:depth])
+        if not os.stat(ancestor).st_mode & stat.S_IXOTH:
+            return ancestor
+    return None
+
+
+def expose_paths(paths: list[str]) -> None:
+    """Make `paths` reachable by any uid where a directory above them is closed to others (e.g. a
+    Python installed under /root): cover that directory with an empty tmpfs, which also hides the
+    rest of it, and bind just `paths` back in. Needs a mount namespace and root."""
+    under: dict[str, list[str]] = {}
+    for path in sorted(paths):  # sorted: a parent comes before its children, which it already carries
+        top = _closed_ancestor(path)
+        if top is not None and not any(path.startswith(p + "/") for p in under.get(top, [])):
+            under.setdefault(top, []).append(path)
+    for top, targets in under.items():
+        fds = [os.open(target, os.O_PATH) for target in targets]  # still reachable until covered
+        mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
+        for target, fd in zip(targets, fds):
+            source = f"/proc/self/fd/{fd}"
+            if os.path.isdir(source):
+                os.makedirs(target, mode=0o755, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+                open(target, "a").close()
+            mount(source, target, None, MS_BIND | MS_REC)
+            os.close(fd)
+
+
+def unreadable(paths: list[str]) -> list[str]:
+    """Those of `paths` this process cannot read (and enter, for directories)."""
+    return [p for p in paths if not os.access(p, os.R_OK | (os.X_OK if os.path.isdir(p) else 0))]
 
 
 def _count_own_processes() -> int:
@@ -211,7 +261,7 @@ _FEATURE_TEXT = {
     "private_proc": "a private /proc",
     "network_namespace": "a network namespace",
     "ipc_uts_namespaces": "IPC/UTS namespaces",
-    "setuid": "switching to a per-session uid",
+    "setuid": "switching to a per-session uid (needs root, and a Python other users can read)",
 }
 _FEATURE_RISK = {
     "pid_namespace": "sessions see host processes, and cleanup falls back to scanning /proc",
@@ -244,7 +294,13 @@ def _probe_feature(name: str, uid: int, got: dict[str, bool]) -> None:
     elif name == "ipc_uts_namespaces":
         unshare(CLONE_NEWIPC | CLONE_NEWUTS)
     elif name == "setuid":
+        if got["mount_namespace"]:
+            unshare(CLONE_NEWNS)
+            mount(None, "/", None, MS_REC | MS_PRIVATE)
+            expose_paths(interpreter_paths())
         drop_privileges(uid)
+        if unreadable(interpreter_paths()):
+            raise PermissionError("the Python installation is not readable by other users")
 
 
 def _require_pid_1() -> None:

@@ -36,7 +36,7 @@ class Worker:
         self._frames: asyncio.Queue[dict[str, Any] | ProtocolError] = asyncio.Queue(maxsize=8)
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
-        self._kill_task: asyncio.Future[dict[str, int | None]] | None = None
+        self._kill_task: asyncio.Future[dict[str, Any]] | None = None
 
     @property
     def alive(self) -> bool:
@@ -109,15 +109,17 @@ class Worker:
         except (TimeoutError, ProtocolError):
             return None
 
-    async def kill(self) -> dict[str, int | None]:
+    async def kill(self) -> dict[str, Any]:
         """Kill the process and all it started; how it ended ({"code", "signal"}). Idempotent."""
         if self._kill_task is None:
             self._kill_task = asyncio.ensure_future(self._kill())
         return await asyncio.shield(self._kill_task)
 
-    async def _kill(self) -> dict[str, int | None]:
+    async def _kill(self) -> dict[str, Any]:
+        # Its socket closed already: it is probably exiting on its own, and can say how.
+        grace = self._reader_task is not None and self._reader_task.done()
         try:
-            return await self._template.kill(self.slot)
+            return await self._template.kill(self.slot, grace)
         finally:
             if self._writer is not None:
                 self._writer.close()
@@ -175,7 +177,7 @@ class WorkerPool:
         self._kick_refill()
         return worker
 
-    async def release(self, worker: Worker) -> dict[str, int | None]:
+    async def release(self, worker: Worker) -> dict[str, Any]:
         """Kill a worker now and wait until all its processes are gone; how it ended."""
         return await worker.kill()
 

@@ -87,7 +87,7 @@ class Session:
                 raise
             return _result(reply, started, state_lost)
 
-    async def _lose(self, worker: Worker) -> dict[str, int | None]:
+    async def _lose(self, worker: Worker) -> dict[str, Any]:
         if self._worker is worker:
             self._worker = None
         return await self._pool.release(worker)

@@ -20,7 +20,7 @@ from aimo.sandbox.zygote import BOOTSTRAP
 
 # Thread pools of numerical libraries would make every session start threads (and fork unsafely).
 _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-UNKNOWN_EXIT: dict[str, int | None] = {"code": None, "signal": None}
+UNKNOWN_EXIT: dict[str, Any] = {"code": None, "signal": None, "killed": False}
 
 
 def template_env(config: SandboxConfig, python: str) -> dict[str, str]:
@@ -37,9 +37,11 @@ def template_env(config: SandboxConfig, python: str) -> dict[str, str]:
     return env
 
 
-def describe_exit(exit_info: dict[str, int | None]) -> str:
+def describe_exit(exit_info: dict[str, Any]) -> str:
     """How a session process ended, in words for the model."""
     sig, code = exit_info.get("signal"), exit_info.get("code")
+    if exit_info.get("killed"):
+        return "the process stopped answering the sandbox (it closed its connection) and was killed"
     if sig:
         try:
             name = signal.Signals(sig).name
@@ -153,15 +155,18 @@ class Template:
         """Fork a session that talks over `session_end`; its slot, uid and workdir."""
         return await self.request({"op": "spawn"}, (session_end.fileno(),))
 
-    async def kill(self, slot: int) -> dict[str, int | None]:
-        """Kill a session and all its processes; how it ended ({"code", "signal"})."""
+    async def kill(self, slot: int, grace: bool = False) -> dict[str, Any]:
+        """Kill a session and all its processes; how it ended ({"code", "signal", "killed"}).
+
+        With `grace`, a session that is already exiting gets a moment to report its own exit status.
+        """
         if not self.alive:
             return dict(UNKNOWN_EXIT)  # the template died, and its sessions with it
         try:
-            reply = await self.request({"op": "kill", "slot": slot})
+            reply = await self.request({"op": "kill", "slot": slot, "grace": grace})
         except SandboxError:
             return dict(UNKNOWN_EXIT)
-        return {"code": reply.get("code"), "signal": reply.get("signal")}
+        return {key: reply.get(key) for key in UNKNOWN_EXIT}
 
     async def close(self) -> None:
         """Ask the template to kill every session and exit; kill it if it does not."""

@@ -40,6 +40,9 @@ from aimo.sandbox.protocol import FrameDecoder, ProtocolError, clean_text, send_
 CELL_PREFIX = "<cell "
 EXIT_SETUP_FAILED = 71
 EXIT_IO_FAILED = 72
+# Reading output pipes at most this often batches many small writes into one read.
+READ_PAUSE_S = 0.001
+PIPE_SIZE = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,9 @@ class _IOThread(threading.Thread):
         self._out_r, self._err_r = out_r, err_r
         for fd in (out_r, err_r, self._wake_r):
             os.set_blocking(fd, False)
+        for fd in (out_r, err_r):
+            with contextlib.suppress(OSError):  # a bigger pipe lets a printing cell run on while we pause
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
 
     @property
     def fds(self) -> tuple[int, int]:
@@ -248,16 +254,29 @@ class _IOThread(threading.Thread):
 
     def _loop(self) -> None:
         poller = select.poll()
-        for fd in (self._sock.fileno(), self._wake_r, self._out_r, self._err_r):
+        for fd in (self._sock.fileno(), self._wake_r):
             poller.register(fd, select.POLLIN)
+        open_streams = {self._out_r, self._err_r}
+        resume_at = 0.0  # while output floods in, the pipes are read at most every READ_PAUSE_S
         decoder = FrameDecoder()
         while True:
-            for fd, event in poller.poll():
+            timeout_ms = None
+            if resume_at:
+                timeout_ms = max(0.0, (resume_at - time.monotonic()) * 1000)
+                if timeout_ms == 0:
+                    resume_at = 0.0
+                    for fd in open_streams:
+                        poller.register(fd, select.POLLIN)
+            for fd, event in poller.poll(timeout_ms):
                 if event & select.POLLNVAL:
                     raise OSError(f"descriptor {fd} was closed by the cell")
                 if fd in self._streams:
                     if not self._read(fd):
-                        poller.unregister(fd)
+                        open_streams.discard(fd)
+                    if not resume_at:
+                        resume_at = time.monotonic() + READ_PAUSE_S
+                        for stream in open_streams | {fd}:
+                            poller.unregister(stream)
                 elif fd == self._wake_r:
                     os.read(self._wake_r, 4096)
                     while not self._finished.empty():

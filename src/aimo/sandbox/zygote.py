@@ -45,8 +45,13 @@ BOOTSTRAP = (
     "from aimo.sandbox.zygote import main; main(int(sys.argv[2]), sys.argv[3])"
 )
 # Exit codes of a supervisor: the session's exit code (at most 127), 128 + the signal that killed it,
-# or this when the supervisor itself failed.
+# or one of these.
+KILLED_ON_REQUEST = 254
 SUPERVISOR_FAILED = 255
+# Written to a supervisor's kill pipe by a kill request with grace: the harness saw the session close
+# its socket, so it is probably exiting; waiting a little lets its own exit status be reported.
+GRACE = b"g"
+GRACE_S = 0.1
 
 
 def main(control_fd: int, config_json: str) -> None:
@@ -56,14 +61,16 @@ def main(control_fd: int, config_json: str) -> None:
     Zygote(sock, SandboxConfig.model_validate_json(config_json)).serve()
 
 
-def decode_exit(status: int | None) -> dict[str, int | None]:
-    """A supervisor's wait status as {"code", "signal"} of the session it supervised."""
-    if status is None or os.WIFSIGNALED(status):
-        return {"code": None, "signal": None}
-    code = os.WEXITSTATUS(status)
+def decode_exit(status: int | None) -> dict[str, Any]:
+    """A supervisor's wait status as {"code", "signal", "killed"} of the session it supervised."""
+    code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else SUPERVISOR_FAILED
+    if code == KILLED_ON_REQUEST:
+        return {"code": None, "signal": None, "killed": True}
     if code == SUPERVISOR_FAILED:
-        return {"code": None, "signal": None}
-    return {"code": None, "signal": code - 128} if code >= 128 else {"code": code, "signal": None}
+        return {"code": None, "signal": None, "killed": False}
+    if code >= 128:
+        return {"code": None, "signal": code - 128, "killed": False}
+    return {"code": code, "signal": None, "killed": False}
 
 
 @dataclass
@@ -158,14 +165,14 @@ class Zygote:
             if op == "spawn" and len(fds) == 1:
                 self._reply(request_id, self._spawn(fds.pop()))
             elif op == "kill":
-                self._kill(request_id, int(message["slot"]))
+                self._kill(request_id, int(message["slot"]), bool(message.get("grace")))
             elif op == "shutdown":
                 self._shutdown()
                 self._reply(request_id, {})
                 return False
             else:
                 raise ValueError(f"bad request {op!r} with {len(fds)} fds")
-        except (ValueError, KeyError, TypeError, OSError) as exc:
+        except Exception as exc:  # a bad request fails alone; the template keeps serving
             self._reply(request_id, {"error": f"{type(exc).__name__}: {exc}"}, ok=False)
         finally:
             for fd in fds:
@@ -208,9 +215,12 @@ class Zygote:
         return {"slot": index, "uid": uid if self._isolation.setuid else None,
                 "workdir": workdir, "supervisor": pid}
 
-    def _kill(self, request_id: Any, index: int) -> None:
+    def _kill(self, request_id: Any, index: int, grace: bool) -> None:
         slot = self._slots[index]
         if slot.kill_w is not None:
+            if grace:
+                with contextlib.suppress(BrokenPipeError):  # the supervisor is gone already
+                    os.write(slot.kill_w, GRACE)
             os.close(slot.kill_w)
             slot.kill_w = None
         slot.waiting.append(request_id)
@@ -252,7 +262,7 @@ class Zygote:
 
 
 def _supervise(session_fd: int, kill_r: int, spec: SessionSpec) -> NoReturn:
-    """The supervisor: start the session, wait for it to die or for the kill pipe to close, clean up."""
+    """The supervisor: start the session, wait for it to die or for a kill request, clean up."""
     code = SUPERVISOR_FAILED
     try:
         limits.close_fds_except({0, 1, 2, session_fd, kill_r})
@@ -265,12 +275,21 @@ def _supervise(session_fd: int, kill_r: int, spec: SessionSpec) -> NoReturn:
             serve(socket.socket(fileno=session_fd), spec)
         os.close(session_fd)
         pidfd = os.pidfd_open(pid)
-        select.select([pidfd, kill_r], [], [])
-        with contextlib.suppress(ProcessLookupError):
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
+        ready, _, _ = select.select([pidfd, kill_r], [], [])
+        if kill_r in ready and os.read(kill_r, 1) == GRACE:
+            select.select([pidfd], [], [], GRACE_S)  # it closed its socket: let it finish dying
+        died, status = os.waitpid(pid, os.WNOHANG)
+        if not died:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            os.waitpid(pid, 0)
         _kill_descendants()
-        code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else min(os.WEXITSTATUS(status), 127)
+        if not died:
+            code = KILLED_ON_REQUEST
+        elif os.WIFSIGNALED(status):
+            code = 128 + os.WTERMSIG(status)
+        else:
+            code = min(os.WEXITSTATUS(status), 127)
     finally:
         os._exit(code)
 

@@ -10,7 +10,6 @@ answer forcing closes the thinking and asks for the answer in a few tokens, so t
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Callable
 from contextlib import aclosing
@@ -24,6 +23,7 @@ from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.prompts import PROMPTS
 from aimo.solve.scan import THINK_END, StreamScanner
 from aimo.solve.types import CodeRun, Sample
+from aimo.solve.voting import EntropyMeter
 
 FORCE_CUE = "\n\nI am out of time, so I commit to my best answer now.\n\nFinal answer: \\boxed{"
 FORCE_MAX_TOKENS = 16
@@ -33,7 +33,6 @@ OUTPUT_STOP = "```output"  # a model that writes its own output block has closed
 @dataclass
 class _Round:
     text: str
-    tokens: int
     finish_reason: str
     prompt_tokens: int
     stop: str | None  # why this round ended early: "code", "boxed", "think", "deadline"
@@ -62,22 +61,29 @@ class SampleRunner:
         kind = sample.prompt_kind
         sample.started = time.time()
         session = None
+        entropy = EntropyMeter()
         try:
             if kind == "tir" and self.open_session is not None and self.strategy.code_rounds > 0:
                 session = await self.open_session()
-            await self._loop(problem, sample, kind, session, deadline)
+            await self._loop(problem, sample, kind, session, deadline, entropy)
         finally:
             if session is not None:
                 await asyncio.shield(session.close())
             sample.ended = time.time()
-        if sample.meta.get("entropy_tokens"):
-            sample.meta["mean_entropy"] = sample.meta.pop("entropy_sum") / sample.meta.pop("entropy_tokens")
+        if entropy.mean is not None:
+            sample.meta["mean_entropy"] = entropy.mean
         sample.answer = extract_answer(sample.text)
         if sample.answer is None and self.strategy.answer_from_code:
             sample.answer = next((r.answer for r in reversed(sample.code_runs) if r.answer), None)
 
     async def _loop(
-        self, problem: Problem, sample: Sample, kind: str, session: Any, deadline: float | None
+        self,
+        problem: Problem,
+        sample: Sample,
+        kind: str,
+        session: Any,
+        deadline: float | None,
+        entropy: EntropyMeter,
     ) -> None:
         messages = PROMPTS[kind].messages(problem.text)
         seed = None if self.sampling.seed is None else self.sampling.seed + sample.index
@@ -96,11 +102,8 @@ class SampleRunner:
                 logprobs=self.strategy.logprobs,
                 meta={"problem_id": problem.id, "sample_index": sample.index, "round": len(sample.code_runs)},
             )
-            round_ = await self._generate(
-                request, watch_code=rounds_left > 0, deadline=deadline, sample=sample
-            )
+            round_ = await self._generate(request, rounds_left > 0, deadline, sample, entropy)
             sample.text += round_.text
-            sample.completion_tokens += round_.tokens
             sample.prompt_tokens = sample.prompt_tokens or round_.prompt_tokens
             sample.finish_reason = round_.stop or round_.finish_reason
             budget = self.sampling.max_tokens - sample.completion_tokens
@@ -123,29 +126,40 @@ class SampleRunner:
             await self._force_answer(messages, sample, seed)
 
     async def _generate(
-        self, request: GenerationRequest, watch_code: bool, deadline: float | None, sample: Sample
+        self,
+        request: GenerationRequest,
+        watch_code: bool,
+        deadline: float | None,
+        sample: Sample,
+        entropy: EntropyMeter,
     ) -> _Round:
-        """Stream one round, stopping at the first event that ends it."""
+        """Stream one round, stopping at the first event that ends it.
+
+        Tokens are added to the sample as they arrive, so a sample cancelled mid-round (a stop rule
+        fired) still accounts for the work it cost; its partial text is kept too."""
         scanner = StreamScanner()
-        tokens, finish, prompt_tokens, stop = 0, "stop", 0, None
+        counted, finish, prompt_tokens, stop = 0, "stop", 0, None
         timeout = None if deadline is None else max(0.0, deadline - self.clock())
         try:
             async with asyncio.timeout(timeout), aclosing(self.engine.stream(request)) as stream:
                 async for chunk in stream:
                     scanner.feed(chunk.text)
-                    tokens += chunk.tokens
-                    for top in chunk.logprobs:
-                        sample.meta["entropy_sum"] = sample.meta.get("entropy_sum", 0.0) + _entropy(top)
-                        sample.meta["entropy_tokens"] = sample.meta.get("entropy_tokens", 0) + 1
+                    counted += chunk.tokens
+                    sample.completion_tokens += chunk.tokens
+                    entropy.add(chunk.logprobs)
                     if chunk.finish_reason is not None:
                         finish = chunk.finish_reason
-                        tokens = chunk.completion_tokens if chunk.completion_tokens is not None else tokens
                         prompt_tokens = chunk.prompt_tokens or 0
+                        if chunk.completion_tokens is not None:  # the engine's own count is the truth
+                            sample.completion_tokens += chunk.completion_tokens - counted
                     stop = self._early_stop(scanner, watch_code)
                     if stop or chunk.finish_reason is not None:
                         break
         except TimeoutError:
             stop = "deadline"
+        except asyncio.CancelledError:
+            sample.text += scanner.text
+            raise
         text, code = scanner.text, None
         if stop == "code" and scanner.code_block is not None:
             code = scanner.code_block.code
@@ -157,7 +171,7 @@ class SampleRunner:
         elif finish == "stop" and watch_code and scanner.code_block is not None:
             # The engine stopped on "```output" right after a closed block: run that block.
             stop, code = "code", scanner.code_block.code
-        return _Round(text, tokens, finish, prompt_tokens, stop, code)
+        return _Round(text, finish, prompt_tokens, stop, code)
 
     def _early_stop(self, scanner: StreamScanner, watch_code: bool) -> str | None:
         if watch_code and scanner.code_block is not None:
@@ -212,8 +226,3 @@ class SampleRunner:
 
     def _past(self, deadline: float | None) -> bool:
         return deadline is not None and self.clock() >= deadline
-
-
-def _entropy(top_logprobs: list[float]) -> float:
-    """Entropy (nats) of a token's distribution, estimated from its top log-probabilities."""
-    return -sum(math.exp(lp) * lp for lp in top_logprobs)

@@ -1,0 +1,152 @@
+"""The openai engine against real servers on 127.0.0.1: llama.cpp's server, and a scripted SSE server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import aclosing
+
+import pytest
+from servers import ScriptedSSE, chat_delta, free_port, llama_server
+
+from aimo.engines.base import EngineError, GenerationRequest, complete
+from aimo.engines.openai import OpenAIEngine, normalize_base_url
+
+MESSAGES = [{"role": "user", "content": "Count to ten."}]
+
+
+def request(**kw) -> GenerationRequest:
+    return GenerationRequest(**{"messages": MESSAGES, "max_tokens": 16, "temperature": 0.8, "seed": 1, **kw})
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model):
+    pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
+    with llama_server(tiny_model) as url:
+        yield url
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def _with_engine(urls, fn, **kw):
+    engine = OpenAIEngine(urls, **kw)
+    try:
+        return await fn(engine)
+    finally:
+        await engine.aclose()
+
+
+def test_base_url_gets_v1_when_it_has_no_path():
+    assert normalize_base_url("http://h:8000") == "http://h:8000/v1"
+    assert normalize_base_url("http://h:8000/v1/") == "http://h:8000/v1"
+    assert normalize_base_url("http://h/openai/v1") == "http://h/openai/v1"
+
+
+def test_chat_stream_from_llama_cpp_server(server):
+    result = run(_with_engine([server], lambda e: complete(e, request())))
+    assert result.finish_reason == "length"
+    assert result.completion_tokens == 16  # llama.cpp's server sends no usage: counted from the chunks
+    assert result.text
+
+
+def test_completions_api_with_a_raw_prompt(server):
+    req = GenerationRequest(prompt="1, 2, 3,", max_tokens=8, temperature=0.0)
+    result = run(_with_engine([server], lambda e: complete(e, req), api="completions"))
+    assert result.finish_reason == "length"
+    assert result.completion_tokens == 8
+
+
+def test_stream_cancelled_midway_closes_the_request(server):
+    async def go(engine):
+        got = []
+        async with aclosing(engine.stream(request(max_tokens=1500))) as stream:
+            async for chunk in stream:
+                got.append(chunk)
+                if len(got) >= 3:
+                    break
+        t0 = time.monotonic()
+        # The server is free again at once: a new request completes although the first asked for 1500.
+        after = await complete(engine, request(max_tokens=4))
+        return got, after, time.monotonic() - t0
+
+    got, after, seconds = run(_with_engine([server], go))
+    assert len(got) == 3 and all(c.finish_reason is None for c in got)
+    assert after.finish_reason == "length"
+    assert seconds < 60  # 1,500 tokens were not generated first (a loose bound: the machine is shared)
+
+
+def test_server_that_is_down_is_a_clear_error_naming_the_url():
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(EngineError, match=f"no answer from the server: {url}.*ConnectError"):
+        run(_with_engine([url], lambda e: complete(e, request()), connect_retries=1, backoff_s=0.01))
+
+
+def test_retries_after_5xx_before_the_first_token():
+    ok = [chat_delta("4"), chat_delta("2", finish="stop"), "[DONE]"]
+    with ScriptedSSE([503, 502, ok]) as s:
+        result = run(_with_engine([s.url], lambda e: complete(e, request()), backoff_s=0.01))
+    assert result.text == "42" and result.finish_reason == "stop"
+    assert len(s.requests) == 3
+
+
+def test_stream_without_finish_reason_is_a_failure_not_an_empty_answer():
+    with ScriptedSSE([[chat_delta("partial")]]) as s, pytest.raises(EngineError, match="without a finish reason"):
+        run(_with_engine([s.url], lambda e: complete(e, request())))
+    with ScriptedSSE([["[DONE]"]]) as s, pytest.raises(EngineError, match="without a finish reason"):
+        run(_with_engine([s.url], lambda e: complete(e, request())))
+
+
+def test_4xx_is_not_retried_and_says_why():
+    with ScriptedSSE([400, 400]) as s, pytest.raises(EngineError, match="refused the request: HTTP 400"):
+        run(_with_engine([s.url], lambda e: complete(e, request()), backoff_s=0.01))
+    assert len(s.requests) == 1
+
+
+def test_request_body_carries_sampling_stop_and_continuation():
+    ok = [chat_delta("x", finish="stop"), "[DONE]"]
+    with ScriptedSSE([ok]) as s:
+        req = request(stop=["```output"], min_p=0.05, assistant_prefix="```python\nprint(1)\n```\n")
+        run(_with_engine([s.url], lambda e: complete(e, req)))
+    body = s.requests[0]
+    assert body["stop"] == ["```output"] and body["min_p"] == 0.05 and body["seed"] == 1
+    assert body["messages"][-1] == {"role": "assistant", "content": "```python\nprint(1)\n```\n"}
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    assert body["stream"] is True and body["model"] == "scripted"
+
+
+def test_load_is_spread_across_two_servers(tiny_model):
+    pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
+    with llama_server(tiny_model) as a, llama_server(tiny_model) as b:
+        async def go(engine):
+            return await asyncio.gather(*(complete(engine, request(max_tokens=4, seed=i)) for i in range(6)))
+
+        engine = OpenAIEngine([a, b])
+
+        async def main():
+            try:
+                return await go(engine)
+            finally:
+                await engine.aclose()
+
+        results = run(main())
+    assert all(r.finish_reason == "length" for r in results)
+    assert engine.requests_sent[a] >= 2 and engine.requests_sent[b] >= 2
+    assert engine.requests_sent[a] + engine.requests_sent[b] == 6
+
+
+def test_concurrent_streams_on_an_interrupting_server_fail_loudly(tiny_model):
+    """llama.cpp's server with --interrupt_requests True ends concurrent streams without a finish
+    reason; the engine must report that as an error, never as an empty answer."""
+    pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
+    with llama_server(tiny_model, interrupt_requests=True) as url:
+        async def go(engine):
+            return await asyncio.gather(*(complete(engine, request(max_tokens=200, seed=i)) for i in range(3)),
+                                        return_exceptions=True)
+
+        results = run(_with_engine([url], go))
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert all(isinstance(e, EngineError) for e in errors)
+    assert all(r.text or r.finish_reason for r in results if not isinstance(r, Exception))
+    assert errors, "expected at least one interrupted stream to be reported as an error"

