@@ -143,6 +143,10 @@ def bench_answers(
         result.ratios[f"{kind}_throughput_{max(sizes)}_vs_{min(sizes)}"] = (
             throughput[max(sizes)] / throughput[min(sizes)]
         )
+    result.notes.append(
+        "throughput ratios: ~1 means linear time (above 1 where a fixed per-answer cost dominates the"
+        " small size); a quadratic scan would give ~0.01 over a 100x size range"
+    )
     if traces is not None:
         _add_traces(result, traces)
     return result

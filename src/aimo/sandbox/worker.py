@@ -254,9 +254,9 @@ class _IOThread(threading.Thread):
 
     def _loop(self) -> None:
         poller = select.poll()
-        for fd in (self._sock.fileno(), self._wake_r):
-            poller.register(fd, select.POLLIN)
         open_streams = {self._out_r, self._err_r}
+        for fd in (self._sock.fileno(), self._wake_r, *open_streams):
+            poller.register(fd, select.POLLIN)
         resume_at = 0.0  # while output floods in, the pipes are read at most every READ_PAUSE_S
         decoder = FrameDecoder()
         while True:
