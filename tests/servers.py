@@ -27,8 +27,21 @@ def free_port() -> int:
 def llama_server(model: Path, interrupt_requests: bool = False, n_ctx: int = 2048) -> Iterator[str]:
     """`python -m llama_cpp.server` on a free port; yields its base URL (…/v1)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", str(n_ctx), "--interrupt_requests", str(interrupt_requests)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(n_ctx),
+        "--interrupt_requests",
+        str(interrupt_requests),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/v1"
     try:

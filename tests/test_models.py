@@ -40,7 +40,7 @@ def test_not_a_gguf_file_and_not_a_model_dir(tmp_path):
     (tmp_path / "x.gguf").write_text("hello")
     with pytest.raises(ModelError, match="not a GGUF file"):
         resolve_model(str(tmp_path / "x.gguf"))
-    with pytest.raises(ModelError, match="no config.json"):
+    with pytest.raises(ModelError, match=r"no config\.json"):
         resolve_model(str(tmp_path))
 
 

@@ -36,7 +36,9 @@ def test_parquet(tmp_path):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.table({"id": ["x", "y"], "problem": ["p1", "p2"], "answer": [1, 2]}), tmp_path / "p.parquet")
+    pq.write_table(
+        pa.table({"id": ["x", "y"], "problem": ["p1", "p2"], "answer": [1, 2]}), tmp_path / "p.parquet"
+    )
     assert [(p.id, p.answer) for p in load_problems(tmp_path / "p.parquet")] == [("x", "1"), ("y", "2")]
 
 

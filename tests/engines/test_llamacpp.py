@@ -88,8 +88,9 @@ def test_batched_output_matches_single_stream_output(engine):
     alone = asyncio.run(complete(engine, request(seed=3, temperature=0.0, max_tokens=12))).text
 
     async def go():
-        return await asyncio.gather(*(complete(engine, request(seed=i, temperature=0.0, max_tokens=12))
-                                      for i in range(4)))
+        return await asyncio.gather(
+            *(complete(engine, request(seed=i, temperature=0.0, max_tokens=12)) for i in range(4))
+        )
 
     together = asyncio.run(go())
     assert together[0].text == alone
@@ -138,7 +139,9 @@ def test_task_cancellation_also_aborts(engine):
 def test_continuation_reuses_the_cached_prefix(engine):
     first = asyncio.run(complete(engine, request(max_tokens=20, seed=11)))
     reused = engine.stats.prompt_tokens_reused
-    asyncio.run(complete(engine, request(max_tokens=5, assistant_prefix=first.text + "\n```output\n4\n```\n")))
+    asyncio.run(
+        complete(engine, request(max_tokens=5, assistant_prefix=first.text + "\n```output\n4\n```\n"))
+    )
     # The continuation's prompt starts with the first request's prompt and (most of) its output.
     assert engine.stats.prompt_tokens_reused - reused >= first.prompt_tokens
 

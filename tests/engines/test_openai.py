@@ -92,7 +92,10 @@ def test_retries_after_5xx_before_the_first_token():
 
 
 def test_stream_without_finish_reason_is_a_failure_not_an_empty_answer():
-    with ScriptedSSE([[chat_delta("partial")]]) as s, pytest.raises(EngineError, match="without a finish reason"):
+    with (
+        ScriptedSSE([[chat_delta("partial")]]) as s,
+        pytest.raises(EngineError, match="without a finish reason"),
+    ):
         run(_with_engine([s.url], lambda e: complete(e, request())))
     with ScriptedSSE([["[DONE]"]]) as s, pytest.raises(EngineError, match="without a finish reason"):
         run(_with_engine([s.url], lambda e: complete(e, request())))
@@ -119,6 +122,7 @@ def test_request_body_carries_sampling_stop_and_continuation():
 def test_load_is_spread_across_two_servers(tiny_model):
     pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
     with llama_server(tiny_model) as a, llama_server(tiny_model) as b:
+
         async def go(engine):
             return await asyncio.gather(*(complete(engine, request(max_tokens=4, seed=i)) for i in range(6)))
 
@@ -141,9 +145,11 @@ def test_concurrent_streams_on_an_interrupting_server_fail_loudly(tiny_model):
     reason; the engine must report that as an error, never as an empty answer."""
     pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
     with llama_server(tiny_model, interrupt_requests=True) as url:
+
         async def go(engine):
-            return await asyncio.gather(*(complete(engine, request(max_tokens=200, seed=i)) for i in range(3)),
-                                        return_exceptions=True)
+            return await asyncio.gather(
+                *(complete(engine, request(max_tokens=200, seed=i)) for i in range(3)), return_exceptions=True
+            )
 
         results = run(_with_engine([url], go))
     errors = [r for r in results if isinstance(r, Exception)]

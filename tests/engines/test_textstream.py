@@ -34,7 +34,11 @@ def test_multibyte_character_split_between_tokens():
     assert run([data[:1], data[1:5], data[5:]], []) == ("π ≈ 3.14 — ✓", False)
 
 
-@given(st.text(max_size=60), st.lists(st.integers(0, 200), max_size=8), st.sampled_from(["</s>", "```output", "ab"]))
+@given(
+    st.text(max_size=60),
+    st.lists(st.integers(0, 200), max_size=8),
+    st.sampled_from(["</s>", "```output", "ab"]),
+)
 def test_any_split_gives_the_same_text_as_one_piece(text, cuts, stop):
     data = text.encode()
     whole = run([data], [stop])

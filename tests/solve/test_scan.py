@@ -43,7 +43,11 @@ def test_any_split_of_the_stream_detects_the_same(cuts):
     points = sorted(set(cuts))
     pieces = [TEXT[a:b] for a, b in zip([0, *points], [*points, len(TEXT)], strict=True)]
     whole, parts = scan([TEXT]), scan(pieces)
-    assert (parts.code_block, parts.boxed_end, parts.think_end) == (whole.code_block, whole.boxed_end, whole.think_end)
+    assert (parts.code_block, parts.boxed_end, parts.think_end) == (
+        whole.code_block,
+        whole.boxed_end,
+        whole.think_end,
+    )
     assert parts.text == TEXT
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -74,10 +75,12 @@ async def solve_problems(
         result = await solver.solve(problem, budget, on_sample=on_sample)
         if manager:
             manager.finish_problem()
-        if problem.answer is not None:
-            result.correct = result.answer is not None and grade(
-                result.answer, problem.answer, settings.strategy.answer_mode
-            )
+        if problem.answer is not None and result.answer is not None:
+            # Math-mode grading can take seconds (sympy): keep it off the event loop.
+            mode = settings.strategy.answer_mode
+            result.correct = await asyncio.to_thread(grade, result.answer, problem.answer, mode)
+        elif problem.answer is not None:
+            result.correct = False
         if output is not None:
             output.write(result.to_record())
         results.append(result)

@@ -16,7 +16,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
-from aimo.answers import extract_answer, extract_from_output
+from aimo.answers import ExtractionConfig, OutputConfig, extract_answer, extract_from_output
 from aimo.engines.base import Engine, GenerationRequest
 from aimo.problems import Problem
 from aimo.solve.config import SamplingConfig, StrategyConfig
@@ -55,6 +55,10 @@ class SampleRunner:
         self.sampling = sampling
         self.open_session = open_session
         self.clock = clock
+        # "auto" extracts like integer mode: a box always counts, phrases only when they are numbers.
+        mode = "math" if strategy.answer_mode == "math" else "integer"
+        self._extraction = ExtractionConfig(mode=mode)
+        self._output_extraction = OutputConfig(mode=mode)
 
     async def fill(self, problem: Problem, sample: Sample, deadline: float | None = None) -> None:
         """Generate `sample` of `problem` in place (a cancelled sample keeps what it had so far)."""
@@ -72,7 +76,7 @@ class SampleRunner:
             sample.ended = time.time()
         if entropy.mean is not None:
             sample.meta["mean_entropy"] = entropy.mean
-        sample.answer = extract_answer(sample.text)
+        sample.answer = extract_answer(sample.text, self._extraction)
         if sample.answer is None and self.strategy.answer_from_code:
             sample.answer = next((r.answer for r in reversed(sample.code_runs) if r.answer), None)
 
@@ -121,7 +125,7 @@ class SampleRunner:
         if (
             self.strategy.force_answer
             and sample.finish_reason in ("length", "deadline")
-            and extract_answer(sample.text) is None
+            and extract_answer(sample.text, self._extraction) is None
         ):
             await self._force_answer(messages, sample, seed)
 
@@ -194,7 +198,7 @@ class SampleRunner:
             output=output,
             error=result.error is not None or result.timed_out,
             timed_out=result.timed_out,
-            answer=extract_from_output(result.stdout) if result.error is None else None,
+            answer=extract_from_output(result.stdout, self._output_extraction) if result.error is None else None,
             seconds=self.clock() - started,
         )
 
