@@ -198,7 +198,9 @@ class SampleRunner:
             output=output,
             error=result.error is not None or result.timed_out,
             timed_out=result.timed_out,
-            answer=extract_from_output(result.stdout, self._output_extraction) if result.error is None else None,
+            answer=extract_from_output(result.stdout, self._output_extraction)
+            if result.error is None
+            else None,
             seconds=self.clock() - started,
         )
 
