@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from aimo.config import RunConfig
+from aimo.config import ConfigError, RunConfig
+from aimo.solve.stopping import parse_stop_rules
 
 ConfigOpt = Annotated[
     Path | None,
@@ -37,6 +38,8 @@ CodeRoundsOpt = Annotated[int | None, typer.Option(help="Most code blocks run pe
 StopRulesOpt = Annotated[
     str | None, typer.Option(help='Early stopping, e.g. "4/4,4/5,5/7,6/9", "unbeatable", "sprt".')
 ]
+VoteOpt = Annotated[str | None, typer.Option(help='Vote weights, e.g. "code_verified=2,entropy,'
+                                              'length_power=0.5,small_number_penalty=0.5" (default: majority).')]
 TimeBudgetOpt = Annotated[float | None, typer.Option(help="Total seconds for the whole run.")]
 
 
@@ -53,6 +56,7 @@ def build_config(
     strategy: str | None = None,
     code_rounds: int | None = None,
     stop_rules: str | None = None,
+    vote: str | None = None,
     time_budget: float | None = None,
 ) -> RunConfig:
     """The run configuration: the TOML file (if any) with the given flags on top."""

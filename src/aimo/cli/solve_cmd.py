@@ -25,13 +25,14 @@ from aimo.cli.options import (
     TemperatureOpt,
     TimeBudgetOpt,
     TracesOpt,
+    VoteOpt,
     build_config,
 )
 from aimo.config import RunConfig
 from aimo.engines.factory import open_engine
 from aimo.problems import FieldNames, Problem, load_problems, problem_from_text
 from aimo.solve.records import RecordWriter
-from aimo.solve.run import RunSettings, sandbox_for, solve_problems
+from aimo.solve.run import RunSettings, problems_from_traces, sandbox_for, solve_problems
 from aimo.solve.types import ProblemResult
 
 err = Console(stderr=True)
@@ -60,6 +61,7 @@ def solve(
     strategy: StrategyOpt = None,
     code_rounds: CodeRoundsOpt = None,
     stop_rules: StopRulesOpt = None,
+    vote: VoteOpt = None,
     time_budget: TimeBudgetOpt = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write one JSON line per problem.")
@@ -82,9 +84,12 @@ def solve(
         strategy=strategy,
         code_rounds=code_rounds,
         stop_rules=stop_rules,
+        vote=vote,
         time_budget=time_budget,
     )
-    if looks_like_file(problem):
+    if traces is not None and Path(problem.split("#")[0]).resolve() == Path(str(traces).split("#")[0]).resolve():
+        problems = problems_from_traces(problem)  # replaying a trace file: its own problems
+    elif looks_like_file(problem):
         problems = load_problems(problem, FieldNames(id=id_field, text=text_field, answer=answer_field))
     else:
         problems = [problem_from_text(problem)]

@@ -30,6 +30,16 @@ class RunSettings:
     budget: BudgetConfig
 
 
+def problems_from_traces(path: str) -> list[Problem]:
+    """The problems recorded in a trace file (`FILE` or `FILE#RUN`), with their gold answers."""
+    from aimo.engines.traces import load_problems_from_traces
+
+    return [
+        Problem(id=t.problem_id, text=t.text, answer=t.gold, meta=dict(t.meta))
+        for t in load_problems_from_traces(path)
+    ]
+
+
 def finished_ids(output: RecordWriter | None) -> set[str]:
     """Problems already in an output file (for --resume)."""
     if output is None:
