@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from aimo.config import ConfigError, RunConfig
-from aimo.solve.stopping import parse_stop_rules
+from aimo.config import RunConfig
 
 ConfigOpt = Annotated[
     Path | None,
@@ -38,8 +37,13 @@ CodeRoundsOpt = Annotated[int | None, typer.Option(help="Most code blocks run pe
 StopRulesOpt = Annotated[
     str | None, typer.Option(help='Early stopping, e.g. "4/4,4/5,5/7,6/9", "unbeatable", "sprt".')
 ]
-VoteOpt = Annotated[str | None, typer.Option(help='Vote weights, e.g. "code_verified=2,entropy,'
-                                              'length_power=0.5,small_number_penalty=0.5" (default: majority).')]
+VoteOpt = Annotated[
+    str | None,
+    typer.Option(
+        help='Vote weights, e.g. "code_verified=2,entropy,'
+        'length_power=0.5,small_number_penalty=0.5" (default: majority).'
+    ),
+]
 TimeBudgetOpt = Annotated[float | None, typer.Option(help="Total seconds for the whole run.")]
 
 

@@ -87,7 +87,10 @@ def solve(
         vote=vote,
         time_budget=time_budget,
     )
-    if traces is not None and Path(problem.split("#")[0]).resolve() == Path(str(traces).split("#")[0]).resolve():
+    if (
+        traces is not None
+        and Path(problem.split("#")[0]).resolve() == Path(str(traces).split("#")[0]).resolve()
+    ):
         problems = problems_from_traces(problem)  # replaying a trace file: its own problems
     elif looks_like_file(problem):
         problems = load_problems(problem, FieldNames(id=id_field, text=text_field, answer=answer_field))

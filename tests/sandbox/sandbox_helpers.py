@@ -1,0 +1,79 @@
+"""Helpers for the sandbox tests: real processes throughout, no mocks.
+
+The `sandbox` fixture (conftest.py) is one SharedSandbox for the tests that need no special
+configuration: `sandbox(body)` runs `await body(Sandbox)` on its event loop. Tests that need their
+own configuration use `run_with(config, body)`, which is a plain `asyncio.run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aimo.sandbox import ExecResult, Sandbox, SandboxConfig
+
+# Generous: the machine is shared and slow calls must not fail by accident. Tests that want a
+# timeout pass a small one to `run` explicitly.
+SHARED_CONFIG = SandboxConfig(timeout_s=60, memory_mb=512, max_processes=32, disk_mb=64, max_file_mb=8)
+# A template without numpy/sympy starts in a fraction of the time.
+LIGHT = {"preload": ["math"], "timeout_s": 60, "warm_sessions": 1}
+
+Body = Callable[[Sandbox], Awaitable[Any]]
+
+
+class SharedSandbox:
+    """A started Sandbox on an event loop running in a background thread."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.sandbox = Sandbox(config)
+        self._call(self.sandbox.start())
+
+    def _call(self, coro: Awaitable[Any], timeout: float = 300) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
+
+    def __call__(self, body: Body) -> Any:
+        return self._call(body(self.sandbox))
+
+    def close(self) -> None:
+        self._call(self.sandbox.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+def run_with(config: SandboxConfig, body: Body) -> Any:
+    """Run `await body(sandbox)` with a sandbox of its own, closed afterwards."""
+
+    async def main() -> Any:
+        async with Sandbox(config) as sandbox:
+            return await body(sandbox)
+
+    return asyncio.run(main())
+
+
+async def run_cells(sandbox: Sandbox, *cells: str, timeout: float | None = None) -> list[ExecResult]:
+    """Run cells one after another in one new session, which is then closed."""
+    async with await sandbox.session() as session:
+        return [await session.run(cell, timeout) for cell in cells]
+
+
+def processes_of(uid: int) -> list[int]:
+    """Pids of live processes (zombies excluded) whose real uid is `uid`."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                status = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if int(status["Uid"].split()[0]) == uid and not status["State"].strip().startswith("Z"):
+            found.append(int(name))
+    return found
