@@ -1,0 +1,116 @@
+"""The chain-of-thought sample loop and one problem's orchestration, driven by a scripted engine."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from scripted import ScriptedEngine
+
+from aimo.problems import Problem
+from aimo.solve.budget import ProblemBudget
+from aimo.solve.config import SamplingConfig, StrategyConfig
+from aimo.solve.problem import ProblemSolver
+from aimo.solve.sample import FORCE_CUE, SampleRunner
+from aimo.solve.types import Sample
+
+PROBLEM = Problem(id="p1", text="What is 6 times 7?", answer="42")
+
+
+def solve(engine, strategy: StrategyConfig, budget: ProblemBudget | None = None, max_tokens: int = 200):
+    runner = SampleRunner(engine, strategy, SamplingConfig(max_tokens=max_tokens, seed=5))
+    return asyncio.run(ProblemSolver(runner, strategy).solve(PROBLEM, budget))
+
+
+def test_majority_of_boxed_answers_with_tally():
+    answers = ["42", "42", "41", "42"]
+    engine = ScriptedEngine(lambda i, call, req: f"Six sevens. \\boxed{{{answers[i]}}}")
+    result = solve(engine, StrategyConfig(samples=4))
+    assert result.answer == "42"
+    assert result.votes == {"42": 3.0, "41": 1.0}
+    assert result.stop_reason == "all_finished"
+    assert sorted(s.index for s in result.samples) == [0, 1, 2, 3]
+    assert all(s.completion_tokens > 0 and s.finish_reason == "boxed" for s in result.samples)
+    # Each sample asked with its own seed (base + index).
+    assert sorted(r.seed for r in engine.calls) == [5, 6, 7, 8]
+
+
+def test_sample_stops_at_the_first_boxed_answer():
+    engine = ScriptedEngine(lambda i, call, req: "So \\boxed{42}. Wait, maybe \\boxed{41} and more text " * 3)
+    result = solve(engine, StrategyConfig(samples=1))
+    sample = result.samples[0]
+    assert sample.text == "So \\boxed{42}"
+    assert sample.answer == "42" and engine.closed_early == 1
+
+
+def test_token_cap_without_answer_forces_one():
+    def script(i, call, req):
+        return "thinking " * 100 if call == 0 else "42"
+
+    engine = ScriptedEngine(script)
+    result = solve(engine, StrategyConfig(samples=1), max_tokens=10)
+    sample = result.samples[0]
+    assert sample.answer == "42"
+    assert sample.meta.get("forced") is True
+    forced_request = engine.calls[1]
+    assert forced_request.assistant_prefix.endswith(FORCE_CUE) and forced_request.temperature == 0.0
+    assert sample.text.endswith(FORCE_CUE + "42}")
+
+
+def test_no_answer_stays_none_when_forcing_is_off():
+    engine = ScriptedEngine(lambda i, call, req: "thinking " * 100)
+    result = solve(engine, StrategyConfig(samples=2, force_answer=False), max_tokens=10)
+    assert result.answer is None and result.votes == {}
+    assert all(s.answer is None and s.finish_reason == "length" for s in result.samples)
+
+
+def test_stop_rule_cancels_the_remaining_samples_on_the_engine():
+    def script(i, call, req):
+        return "\\boxed{42}" if i < 3 else "slow " * 2000 + "\\boxed{7}"
+
+    engine = ScriptedEngine(script, delay=0.001)
+    result = solve(engine, StrategyConfig(samples=8, stop_rules="3/3"), max_tokens=5000)
+    assert result.stop_reason == "3/3"
+    assert result.answer == "42"
+    cancelled = [s for s in result.samples if s.finish_reason == "cancelled"]
+    assert len(cancelled) == 5
+    assert engine.closed_early >= 5  # their streams were closed, i.e. generation aborted
+    # Tokens of cancelled samples are still accounted for.
+    assert all(s.completion_tokens > 0 for s in cancelled)
+
+
+def test_deadline_cancels_and_forces_answers():
+    def script(i, call, req):
+        return "slow " * 5000 if call == 0 else "13"
+
+    engine = ScriptedEngine(script, delay=0.002)
+    now = time.monotonic()
+    budget = ProblemBudget(index=0, started=now, deadline=now + 1.0, soft_deadline=now + 0.8)
+    strategy = StrategyConfig(samples=2, force_answer_timeout_s=0.4)
+    result = solve(engine, strategy, budget=budget, max_tokens=100_000)
+    assert result.seconds < 5
+    assert result.answer == "13"
+    assert all(s.meta.get("forced") for s in result.samples)
+
+
+def test_engine_errors_in_every_sample_raise():
+    from aimo.engines.base import EngineError
+
+    class Broken(ScriptedEngine):
+        async def stream(self, request):
+            raise EngineError("server down")
+            yield  # pragma: no cover
+
+    with pytest.raises(EngineError, match="server down"):
+        solve(Broken(lambda *a: ""), StrategyConfig(samples=2))
+
+
+def test_sample_record_round_trip():
+    engine = ScriptedEngine(lambda i, call, req: "\\boxed{42}")
+    result = solve(engine, StrategyConfig(samples=2))
+    from aimo.solve.types import ProblemResult
+
+    again = ProblemResult.from_record(result.to_record())
+    assert again == result
+    assert isinstance(again.samples[0], Sample)
