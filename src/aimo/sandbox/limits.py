@@ -160,7 +160,7 @@ def expose_paths(paths: list[str]) -> None:
     for top, targets in under.items():
         fds = [os.open(target, os.O_PATH) for target in targets]  # still reachable until covered
         mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
-        for target, fd in zip(targets, fds):
+        for target, fd in zip(targets, fds, strict=True):
             source = f"/proc/self/fd/{fd}"
             if os.path.isdir(source):
                 os.makedirs(target, mode=0o755, exist_ok=True)

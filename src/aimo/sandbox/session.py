@@ -34,6 +34,7 @@ class Session:
         self._on_close = on_close
         self._lock = asyncio.Lock()
         self._closed = False
+        self._lost_state = False  # the process went away outside a call; the next call says so
 
     @property
     def closed(self) -> bool:
@@ -55,14 +56,15 @@ class Session:
             if self._closed:
                 raise SandboxError("the session is closed")
             timeout = self._config.timeout_s if timeout is None else timeout
-            state_lost = False
             worker = self._worker
-            if worker is None or not worker.alive:
-                # Died between calls (e.g. a thread of the last cell called os._exit): a fresh start.
-                state_lost = worker is not None
-                if worker is not None:
-                    self._pool.discard(worker)
+            if worker is not None and not worker.alive:
+                # Died between calls (e.g. a thread of the last cell called os._exit).
+                self._lost_state = True
+                self._pool.discard(worker)
+                worker = None
+            if worker is None:
                 worker = self._worker = await self._pool.acquire()
+            state_lost, self._lost_state = self._lost_state, False
             started = time.perf_counter()
             try:
                 reply = await worker.run(code, self._config.call_cpu_s(timeout), timeout)
@@ -83,6 +85,7 @@ class Session:
                 # Cancelled mid-call: the cell's state is unknown, so the process goes.
                 if self._worker is worker:
                     self._worker = None
+                    self._lost_state = True
                 self._pool.discard(worker)
                 raise
             return _result(reply, started, state_lost)

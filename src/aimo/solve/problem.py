@@ -85,7 +85,7 @@ class ProblemSolver:
         finally:
             await _cancel(pending)
         for task in pending:
-            tasks[task].finish_reason = tasks[task].finish_reason or "cancelled"
+            tasks[task].finish_reason = "cancelled"
         if errors and len(errors) == len(samples):
             raise errors[0]
         order = [s.answer for s in finished]
