@@ -46,12 +46,14 @@ def test_memory_limit_raises_memory_error_and_keeps_state(sandbox):
     assert after.stdout == "'me'\n"
 
 
+FORK_BOMB = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+
+
 def test_fork_bomb_is_contained_and_cleaned_up(sandbox):
     async def body(sb: Sandbox):
         session = await sb.session()
         uid = session.uid
-        bomb = await session.run("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
-                                 timeout=2)
+        bomb = await session.run(FORK_BOMB, timeout=2)
         after = await session.run("'alive'")
         await session.close()
         return uid, bomb, after
@@ -79,7 +81,8 @@ def test_process_limit(sandbox):
 
 def test_file_size_limit(sandbox):
     async def body(sb: Sandbox):
-        return await run_cells(sb, "with open('big', 'wb') as f:\n    for _ in range(100):\n        f.write(b'0' * 2**20)")
+        return await run_cells(sb, "with open('big', 'wb') as f:\n    for _ in range(100):\n"
+                                   "        f.write(bytes(2**20))")
 
     error = sandbox(body)[0].error
     assert "OSError: [Errno 27] File too large" in error
@@ -91,7 +94,9 @@ def test_disk_limit_with_a_private_tmpfs(sandbox):
 
     async def body(sb: Sandbox):
         return await run_cells(
-            sb, "import os\nfor i in range(100):\n    with open(f'f{i}', 'wb') as f:\n        f.write(b'0' * 2**22)",
+            sb,
+            "import os\nfor i in range(100):\n    with open(f'f{i}', 'wb') as f:\n"
+            "        f.write(bytes(2**22))",
             "os.remove('f0')\nos.getcwd(), len(os.listdir('/tmp')), os.path.samefile('/tmp', '/dev/shm')",
         )
 

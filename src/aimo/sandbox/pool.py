@@ -13,9 +13,11 @@ from typing import Any
 from aimo.sandbox.config import SandboxConfig
 from aimo.sandbox.errors import SandboxError
 from aimo.sandbox.protocol import ProtocolError, encode, read_frame
-from aimo.sandbox.template import Template
+from aimo.sandbox.template import UNKNOWN_EXIT, Template
 
 logger = logging.getLogger("aimo.sandbox")
+# How long closing a session of a dead template waits for its supervisor to have killed it.
+ORPHAN_EXIT_TIMEOUT_S = 10.0
 
 
 class Worker:
@@ -34,6 +36,7 @@ class Worker:
         self._running_seq = 0
         # Bounded, so a session flooding us with frames blocks itself instead of filling our memory.
         self._frames: asyncio.Queue[dict[str, Any] | ProtocolError] = asyncio.Queue(maxsize=8)
+        self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._kill_task: asyncio.Future[dict[str, Any]] | None = None
@@ -45,8 +48,8 @@ class Worker:
 
     async def connect(self, timeout: float) -> None:
         """Wait for the session process to report that it is set up."""
-        reader, self._writer = await asyncio.open_unix_connection(sock=self._sock)
-        self._reader_task = asyncio.create_task(self._read_frames(reader))
+        self._reader, self._writer = await asyncio.open_unix_connection(sock=self._sock)
+        self._reader_task = asyncio.create_task(self._read_frames(self._reader))
         try:
             ready = await asyncio.wait_for(self._next_frame(), timeout)
         except (TimeoutError, ProtocolError) as exc:
@@ -119,7 +122,15 @@ class Worker:
         # Its socket closed already: it is probably exiting on its own, and can say how.
         grace = self._reader_task is not None and self._reader_task.done()
         try:
-            return await self._template.kill(self.slot, grace)
+            if self._template.alive:
+                return await self._template.kill(self.slot, grace)
+            # The template died: the supervisor is killing the session on its own. Its processes
+            # are gone when every copy of its socket is closed.
+            if self._reader_task is not None:
+                self._reader_task.cancel()
+            with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
+                await asyncio.wait_for(self._read_to_eof(), ORPHAN_EXIT_TIMEOUT_S)
+            return dict(UNKNOWN_EXIT)
         finally:
             if self._writer is not None:
                 self._writer.close()
@@ -128,6 +139,11 @@ class Worker:
             if self._reader_task is not None:
                 self._reader_task.cancel()
             self._on_gone()
+
+
+    async def _read_to_eof(self) -> None:
+        while self._reader is not None and await self._reader.read(1 << 16):
+            pass
 
 
 class WorkerPool:
@@ -201,23 +217,33 @@ class WorkerPool:
         gone = _Once(self._slots.release)
         session_end, worker_end = socket.socketpair()
         try:
-            if not self._template.alive:
-                await self._restart_template()
-            try:
-                spawned = await self._template.spawn(worker_end)
-            finally:
-                worker_end.close()
-            worker = Worker(self._template, spawned, session_end, self._max_frame, gone)
+            template, spawned = await self._spawn_through_template(worker_end)
+            worker = Worker(template, spawned, session_end, self._max_frame, gone)
         except BaseException:
             session_end.close()
             gone()
             raise
+        finally:
+            worker_end.close()
         try:
             await worker.connect(self._config.start_timeout_s)
         except BaseException:
             self.discard(worker)
             raise
         return worker
+
+    async def _spawn_through_template(self, worker_end: socket.socket) -> tuple[Template, dict[str, Any]]:
+        """Ask the template for a session, starting a new template once if this one died."""
+        for attempt in range(2):
+            if not self._template.alive:
+                await self._restart_template()
+            template = self._template
+            try:
+                return template, await template.spawn(worker_end)
+            except SandboxError:
+                if template.alive or attempt:
+                    raise
+        raise AssertionError("unreachable")
 
     async def _restart_template(self) -> None:
         async with self._restart_lock:

@@ -70,12 +70,13 @@ class Template:
         self._send_lock = asyncio.Lock()
         self._reader_task: asyncio.Task[None] | None = None
         self._orphan_kills: set[asyncio.Future[Any]] = set()
+        self._dead = False
         self.isolation: dict[str, bool] = {}
         self.warnings: list[str] = []
 
     @property
     def alive(self) -> bool:
-        return self._reader_task is not None and not self._reader_task.done()
+        return not self._dead and self._reader_task is not None and not self._reader_task.done()
 
     async def start(self) -> None:
         """Start the template and wait until it has preloaded its modules and probed the OS."""
@@ -122,6 +123,7 @@ class Template:
         except ProtocolError:
             pass
         finally:
+            self._dead = True
             for _, future in self._pending.values():
                 if not future.done():
                     future.set_exception(SandboxError("the sandbox template died"))
@@ -143,6 +145,7 @@ class Template:
                     await asyncio.sleep(0.001)
                     continue
                 except OSError as exc:
+                    self._dead = True
                     self._pending.pop(request_id, None)
                     raise SandboxError(f"the sandbox template is gone: {exc}") from None
                 data, ancillary = data[sent:], []

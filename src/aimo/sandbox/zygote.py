@@ -19,6 +19,7 @@ Messages from the harness: {"op": "spawn", "id"} with the session's socket attac
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gc
 import importlib
@@ -117,7 +118,8 @@ class Zygote:
             max_open_files=config.max_open_files,
             session_cpu_s=config.session_cpu_s,
         )
-        self._free = list(range(MAX_SLOTS - 1, -1, -1))
+        # First in, first out: a freed uid is reused last, so it is not confused with its successor.
+        self._free = collections.deque(range(MAX_SLOTS))
         self._slots: dict[int, _Slot] = {}
         self._selector = selectors.DefaultSelector()
         self._selector.register(sock, selectors.EVENT_READ, None)
@@ -186,7 +188,7 @@ class Zygote:
         if not self._free:
             os.close(session_fd)
             raise ValueError(f"all {MAX_SLOTS} session slots are in use")
-        index = self._free.pop()
+        index = self._free.popleft()
         uid = self._uid_base + index
         workdir = None
         try:

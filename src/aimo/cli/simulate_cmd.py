@@ -1,0 +1,78 @@
+"""`aimo simulate`: tune stopping rules and the time manager offline, on recorded samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from aimo.engines.traces import load_traces
+from aimo.solve.config import BudgetConfig
+from aimo.solve.simulate import (
+    CONSOL_FILE,
+    CONSOL_VOTE_RUN,
+    DEFAULT_RULES,
+    CompetitionSetup,
+    format_competition_table,
+    format_rule_table,
+    replay_rules,
+    shared_data_dir,
+    simulate_competition,
+)
+
+out = Console()
+TracesArg = Annotated[
+    Path | None,
+    typer.Option(
+        help=f"Trace file (FILE or FILE#RUN); default: ../shared/data/{CONSOL_FILE}#{CONSOL_VOTE_RUN}."
+    ),
+]
+
+
+def _traces(traces: Path | None):
+    return load_traces(traces or f"{shared_data_dir() / CONSOL_FILE}#{CONSOL_VOTE_RUN}")
+
+
+def stopping(
+    traces: TracesArg = None,
+    rules: Annotated[
+        list[str] | None, typer.Option("--rules", help="Rule specs to compare (repeat).")
+    ] = None,
+    samples: Annotated[int | None, typer.Option(help="Use at most this many samples per problem.")] = None,
+    concurrent: Annotated[bool, typer.Option(help="All samples at once: shortest answers first.")] = False,
+) -> None:
+    """Accuracy and tokens of stopping rules applied to recorded samples (vs plain majority)."""
+    problems = _traces(traces)
+    outcomes = replay_rules(problems, rules or DEFAULT_RULES, max_samples=samples, concurrent=concurrent)
+    out.print(format_rule_table(outcomes), highlight=False)
+
+
+def budget(
+    traces: TracesArg = None,
+    per_problem: Annotated[list[float] | None, typer.Option(help="Seconds per problem (repeat).")] = None,
+    runs: Annotated[int, typer.Option(help="Simulated runs per budget.")] = 1000,
+    samples: Annotated[int, typer.Option(help="Samples per problem.")] = 16,
+    stop: Annotated[str, typer.Option(help="Stop rules of each problem.")] = "4/4,4/5,5/7,6/9",
+    tokens_per_s: Annotated[float, typer.Option(help="Decode speed of one sample.")] = 40.0,
+) -> None:
+    """Simulated competition runs (random order and durations): time manager vs an equal split."""
+    problems = _traces(traces)
+    rows = []
+    for seconds in per_problem or [30.0, 60.0, 90.0]:
+        config = BudgetConfig(total_s=seconds * len(problems), reserve_s=10.0, fallback_s=1.0)
+        setup = CompetitionSetup(
+            budget=config, runs=runs, samples=samples, stop=stop, tokens_per_s=tokens_per_s
+        )
+        rows.append((seconds, simulate_competition(problems, setup)))
+    out.print(format_competition_table(rows), highlight=False)
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    simulate_app = typer.Typer(
+        help="Tune stopping rules and the time manager on recorded samples.", no_args_is_help=True
+    )
+    simulate_app.command()(stopping)
+    simulate_app.command()(budget)
+    app.add_typer(simulate_app, name="simulate")

@@ -1,0 +1,110 @@
+"""`aimo doctor`: check before a long run that the engine, template, stop strings, answer extraction
+and sandbox work, and estimate the time per problem.
+
+A run whose engine returns empty answers (one AIMO-3 team's speculative-decoding setting did) scores
+nothing, and nothing in the run itself says why; the doctor fails on it in seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aimo.bench.engine import fit_engine_config
+from aimo.config import RunConfig
+from aimo.doctor import checks
+from aimo.doctor.probes import Status, Verdict
+from aimo.engines.base import Engine
+from aimo.engines.factory import open_engine
+from aimo.models import Progress
+
+__all__ = ["CheckResult", "run_doctor"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of the checklist."""
+
+    name: str
+    status: Status
+    detail: str
+    seconds: float
+
+
+async def _timed(name: str, action: Callable[[], Awaitable[Verdict]], timeout_s: float) -> CheckResult:
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout_s):
+            verdict = await action()
+    except TimeoutError:
+        verdict = Verdict("fail", f"no result within {timeout_s:g}s")
+    except Exception as exc:  # a check that raises has failed; the reason is the error
+        verdict = Verdict("fail", f"{type(exc).__name__}: {exc}")
+    return CheckResult(name, verdict.status, verdict.detail, time.perf_counter() - started)
+
+
+async def run_doctor(
+    config: RunConfig,
+    on_check: Callable[[CheckResult], None] | None = None,
+    timeout_s: float = 300.0,
+    typical_tokens: int | None = None,
+    progress: Progress | None = None,
+) -> list[CheckResult]:
+    """Run every check in order; engine checks are skipped once the engine itself has failed."""
+    results: list[CheckResult] = []
+
+    def report(result: CheckResult) -> None:
+        results.append(result)
+        if on_check:
+            on_check(result)
+
+    needs_code = config.strategy.strategy != "cot" and config.strategy.code_rounds > 0
+    engine_config = fit_engine_config(
+        config.engine, config.strategy.samples, max(config.sampling.max_tokens, checks.ANSWER_MAX_TOKENS)
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            engine = await stack.enter_async_context(open_engine(engine_config, progress))
+        except Exception as exc:  # a model that cannot be found or loaded, a bad engine name
+            report(CheckResult("engine", "fail", f"could not start the engine: {exc}", 0.0))
+            report(await _timed("sandbox", lambda: _sandbox(config, needs_code), timeout_s))
+            return results
+        await _engine_checks(engine, config, report, timeout_s, typical_tokens, needs_code)
+    return results
+
+
+async def _engine_checks(
+    engine: Engine,
+    config: RunConfig,
+    report: Callable[[CheckResult], None],
+    timeout_s: float,
+    typical_tokens: int | None,
+    needs_code: bool,
+) -> None:
+    engine_check = await _timed("engine", lambda: checks.check_engine(engine), timeout_s)
+    report(engine_check)
+    usable = engine_check.status != "fail"
+    steps: list[tuple[str, Callable[[], Awaitable[Verdict]], bool]] = [
+        ("chat template", lambda: checks.check_template(engine), True),
+        ("stop strings", lambda: checks.check_stop(engine), True),
+        ("sandbox", lambda: _sandbox(config, needs_code), False),
+        ("answer", lambda: checks.check_answer(engine, config), True),
+        ("speed", lambda: _speed(engine, config, typical_tokens), True),
+    ]
+    for name, action, needs_engine in steps:
+        if needs_engine and not usable:
+            report(CheckResult(name, "skip", "skipped: the engine check failed", 0.0))
+        else:
+            report(await _timed(name, action, timeout_s))
+
+
+async def _speed(engine: Engine, config: RunConfig, typical_tokens: int | None) -> Verdict:
+    tok_s = await checks.measure_speed(engine, config)
+    return checks.estimate_verdict(tok_s, config, typical_tokens)
+
+
+def _sandbox(config: RunConfig, needed: bool) -> Awaitable[Verdict]:
+    return checks.check_sandbox(config.sandbox, needed)
