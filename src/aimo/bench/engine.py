@@ -109,11 +109,11 @@ def level_row(concurrency: int, timings: Sequence[StreamTiming], wall_s: float) 
     return {
         "concurrency": concurrency,
         "tok/s": tokens / wall_s if wall_s > 0 else 0.0,
-        "tok/s/stream p50": percentile(decode, 50),
+        "stream tok/s": percentile(decode, 50),
         "ttft p50 s": percentile(ttfts, 50),
         "ttft p95 s": percentile(ttfts, 95),
         "tokens/stream": tokens / len(timings) if timings else 0.0,
-        "seconds": wall_s,
+        "wall s": wall_s,
     }
 
 
@@ -206,6 +206,6 @@ def _summarize(result: BenchResult, pairs: list[tuple[int, float]], max_tokens: 
             "tokens actually generated, but short streams weigh prefill and start-up more"
         )
     result.notes.append(
-        "tok/s: output tokens of all streams / wall seconds of the level; tok/s/stream p50: each "
+        "tok/s: output tokens of all streams / wall seconds of the level; stream tok/s: the median "
         "stream's decode speed after its first token; ttft: request to first text"
     )

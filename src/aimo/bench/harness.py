@@ -135,18 +135,23 @@ async def solve_path(
 async def efficiency(
     engine: Engine, problems: Sequence[Problem], sampling: SamplingConfig, samples: int, repeats: int = 2
 ) -> tuple[Measured, Measured]:
-    """(bare engine, solve path) totals; the order alternates per repeat so neither side always goes first."""
+    """(bare engine, solve path) totals over `repeats` passes.
+
+    The two sides take turns problem by problem, and which goes first alternates, so that a machine
+    whose speed drifts (other work, heat) weighs on both alike."""
     warm = sampling.model_copy(update={"max_tokens": min(8, sampling.max_tokens)})
     await bare_engine(engine, problems, warm, samples)  # loads weights, fills the prompt cache
-    bare = solve = Measured(0, 0.0, 0.0)
-    for repeat in range(repeats):
-        sides = ("bare", "solve") if repeat % 2 == 0 else ("solve", "bare")
-        for side in sides:
-            if side == "bare":
-                bare += await measure(lambda: bare_engine(engine, problems, sampling, samples))
-            else:
-                solve += await measure(lambda: solve_path(engine, problems, sampling, samples))
-    return bare, solve
+    sides = {"bare": bare_engine, "solve": solve_path}
+    totals = dict.fromkeys(sides, Measured(0, 0.0, 0.0))
+    turn = 0
+    for _ in range(repeats):
+        for problem in problems:
+            order = ("bare", "solve") if turn % 2 == 0 else ("solve", "bare")
+            turn += 1
+            for side in order:
+                run = sides[side]
+                totals[side] += await measure(lambda run=run, p=problem: run(engine, [p], sampling, samples))
+    return totals["bare"], totals["solve"]
 
 
 async def bench_harness(

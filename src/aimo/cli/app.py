@@ -21,7 +21,14 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 # Each command module has `register(app, bench_app)`; add new modules to this tuple.
-_COMMAND_MODULES: tuple[str, ...] = ("solve_cmd", "grade_cmd", "sandbox_cmd", "simulate_cmd")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "solve_cmd",
+    "grade_cmd",
+    "sandbox_cmd",
+    "simulate_cmd",
+    "bench_cmd",
+    "doctor_cmd",
+)
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"aimo.cli.{_name}").register(app, bench_app)

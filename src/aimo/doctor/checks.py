@@ -97,7 +97,7 @@ async def check_answer(engine: Engine, config: RunConfig) -> Verdict:
         )
     answers = [s.answer for s in result.samples]
     right = sum(a == "5" for a in answers)
-    shown = ", ".join(str(a) if a is not None else "none" for a in answers)
+    shown = ", ".join("none" if a is None else a if len(a) <= 20 else a[:19] + "…" for a in answers)
     if right:
         took = f"{strategy.strategy}, {result.seconds:.1f}s"
         return Verdict("pass", f"{right} of {len(answers)} samples boxed 5 ({took})")

@@ -63,7 +63,7 @@ class VLLMEngine:
         except TypeError as exc:
             raise EngineError(f"unknown vllm engine argument: {exc}") from exc
         try:
-            self._llm = self._vllm.AsyncLLM.from_engine_args(args)
+            self._llm: Any = self._vllm.AsyncLLM.from_engine_args(args)
         except Exception as exc:
             raise EngineError(f"vLLM could not load {model}: {type(exc).__name__}: {exc}") from exc
         self._tokenizer = self._llm.get_tokenizer()
@@ -76,9 +76,14 @@ class VLLMEngine:
     # --- public API -----------------------------------------------------------------------
 
     @property
+    def async_llm(self) -> Any:
+        """The underlying `AsyncLLM`, for what this engine does not wrap (metrics, pausing, caches)."""
+        return self._llm
+
+    @property
     def unfinished_requests(self) -> int:
         """Requests vLLM still tracks (0 once every stream has finished or been aborted)."""
-        return int(self._llm.get_num_unfinished_requests())
+        return 0 if self._llm is None else int(self._llm.get_num_unfinished_requests())
 
     def render_prompt(self, request: GenerationRequest) -> str:
         """The exact text the model sees: the chat template applied, then the assistant's prefix."""
@@ -107,8 +112,8 @@ class VLLMEngine:
             engine_input = await self._engine_input(token_ids)
         except Exception as exc:
             raise EngineError(f"could not render or tokenize the prompt: {exc}") from exc
-        request_id = f"aimo-{next(self._request_ids)}"
-        outputs = self._llm.generate(engine_input, self._sampling_params(request), request_id)
+        llm, request_id = self._llm, f"aimo-{next(self._request_ids)}"
+        outputs = llm.generate(engine_input, self._sampling_params(request), request_id)
         n_generated = 0
         finished = False
         try:
@@ -141,7 +146,7 @@ class VLLMEngine:
         finally:
             if not finished:  # closed or cancelled mid-way: stop the generation on the engine
                 try:
-                    await self._llm.abort(request_id)
+                    await llm.abort(request_id)
                 finally:
                     await outputs.aclose()
         raise EngineError(f"vLLM stream {request_id} ended without a finish reason")
@@ -152,7 +157,13 @@ class VLLMEngine:
             return
         self._closed = True
         self._render_pool.shutdown(wait=False, cancel_futures=True)
+        # Stop vLLM's output handler first, or it reports the engine core's exit as a failure.
+        handler = getattr(self._llm, "output_handler", None)
+        if handler is not None:
+            handler.cancel()
+            await asyncio.wait([handler])
         await asyncio.to_thread(self._llm.shutdown)
+        self._llm = None  # dropped now: AsyncLLM's __del__ at interpreter exit fails noisily
 
     # --- helpers ------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from aimo.answers import BoldTarget, BoxedTarget, ExtractionConfig, PhraseTarget, extract, normalize
+from aimo.answers import BoldTarget, BoxedTarget, ExtractionConfig, Mode, PhraseTarget, extract, normalize
 from aimo.solve.voting import normalize_key
 
 # A line that may hold an answer: a box, or the word "answer" (phrases and bold answers need it).
@@ -81,7 +81,7 @@ def answer_positions(samples: Sequence[tuple[str, str | None, int]]) -> AnswerPo
     return AnswerPositions(tuple(fractions), answered, after, total)
 
 
-def _mode(answer: str) -> str:
+def _mode(answer: str) -> Mode:
     return "integer" if normalize(answer).integer is not None else "math"
 
 

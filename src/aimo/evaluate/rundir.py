@@ -173,9 +173,13 @@ class RunDir:
         except (ValueError, KeyError) as exc:
             raise RunDirError(f"{config}: not a run config ({exc})") from None
 
-    def writers(self, resume: bool) -> tuple[RecordWriter, RecordWriter]:
-        """Appending writers for samples.jsonl and problems.jsonl (`resume`: after `prepare_resume`)."""
-        return RecordWriter(self.samples_path, resume=resume), RecordWriter(self.problems_path, resume=resume)
+    def writers(self) -> tuple[RecordWriter, RecordWriter]:
+        """Appending writers for samples.jsonl and problems.jsonl (an existing run: after `prepare_resume`).
+
+        Sample lines are flushed as they come and synced with their problem's line (`sync()` first).
+        """
+        samples = RecordWriter(self.samples_path, resume=True, sync_each=False)
+        return samples, RecordWriter(self.problems_path, resume=True)
 
     def prepare_resume(self) -> set[tuple[int, str]]:
         """Drop what a killed run left half-done; return the (repeat, problem id) pairs already finished.

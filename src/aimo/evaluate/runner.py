@@ -101,6 +101,7 @@ class _RepeatWriter:
                 self.sample(sample)
         record = problem_record(self.repeat, self.positions[result.problem_id], result)
         record["elapsed_s"] = time.monotonic() - self.started
+        self.samples_out.sync()  # a problem's line never reaches the disk before its samples
         self.problems_out.write(record)
         if self.on_result:
             self.on_result(self.repeat, result)
@@ -117,7 +118,7 @@ async def run_eval(
 ) -> None:
     """Every repeat of `run.info` over `problems`, skipping the (repeat, problem id) pairs in `done`."""
     info = run.info
-    samples_out, problems_out = run.writers(resume=True)
+    samples_out, problems_out = run.writers()
     try:
         for repeat in range(info.repeats):
             seed = repeat_seed(info.seed, repeat)

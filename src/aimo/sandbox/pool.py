@@ -43,8 +43,9 @@ class Worker:
 
     @property
     def alive(self) -> bool:
-        """False once the process is known to be gone or being killed."""
-        return self._kill_task is None and self._reader_task is not None and not self._reader_task.done()
+        """False once the process is known to be gone, being killed, or orphaned by its template."""
+        return (self._kill_task is None and self._template.alive
+                and self._reader_task is not None and not self._reader_task.done())
 
     async def connect(self, timeout: float) -> None:
         """Wait for the session process to report that it is set up."""

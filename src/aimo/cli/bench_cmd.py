@@ -1,0 +1,198 @@
+"""`aimo bench engine`, `aimo bench harness` and `aimo bench compare`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from aimo.bench.result import BenchResult
+from aimo.cli.options import ConfigOpt, EngineOpt, ModelOpt, SeedOpt, TemperatureOpt, TracesOpt, build_config
+from aimo.engines.base import Engine
+from aimo.engines.config import EngineConfig
+from aimo.errors import AimoError
+
+err = Console(stderr=True)
+out = Console()
+
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here too.")]
+BenchMaxTokensOpt = Annotated[int, typer.Option(min=1, help="Token cap per stream or sample.")]
+CONCURRENCY_HELP = (
+    "Concurrent streams per level: `--concurrency 1 2 4 8`, `--concurrency 1,2,4,8`, or the option repeated."
+)
+
+
+def parse_concurrency(values: list[str], extra: list[str]) -> list[int]:
+    """Levels from `--concurrency` values (commas allowed) and the bare numbers that followed them."""
+    levels: list[int] = []
+    for value in [*values, *extra]:
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            try:
+                level = int(part)
+            except ValueError:
+                raise typer.BadParameter(
+                    f"not a concurrency level: {part!r}", param_hint="--concurrency"
+                ) from None
+            if level < 1:
+                raise typer.BadParameter("concurrency levels must be at least 1", param_hint="--concurrency")
+            levels.append(level)
+    if not levels:
+        raise typer.BadParameter("give at least one level", param_hint="--concurrency")
+    return sorted(set(levels))
+
+
+def default_traces() -> Path:
+    """`$AIMO_SHARED_DATA/traces/math_cot_100.jsonl`, else `../shared/data/traces/math_cot_100.jsonl`."""
+    root = Path(os.environ.get("AIMO_SHARED_DATA") or Path("..") / "shared" / "data")
+    return root / "traces" / "math_cot_100.jsonl"
+
+
+def describe_engine(engine: Engine, config: EngineConfig) -> dict[str, Any]:
+    """What a result must carry to be compared later: which engine and model, and how it was set up."""
+    from aimo.models import default_model_name
+
+    described: dict[str, Any] = {"engine": engine.name, "model": config.model or default_model_name()}
+    if config.base_urls:
+        described["model"] = ",".join(config.base_urls)
+    for attr in ("model_path", "n_threads", "n_ctx", "max_sequences", "base_urls", "model"):
+        value = getattr(engine, attr, None)
+        if value is not None and not callable(value):
+            described[attr] = value
+    return described
+
+
+def _emit(result: BenchResult, json_out: Path | None) -> None:
+    result.print(out)
+    if json_out is not None:
+        result.write(json_out)
+        err.print(f"[dim]wrote {json_out}[/dim]")
+
+
+def bench_engine_command(
+    ctx: typer.Context,
+    concurrency: Annotated[list[str], typer.Option(help=CONCURRENCY_HELP)] = ["1,2,4,8,16,32,64"],  # noqa: B006
+    max_tokens: BenchMaxTokensOpt = 512,
+    temperature: TemperatureOpt = 0.7,
+    seed: SeedOpt = 0,
+    config: ConfigOpt = None,
+    engine: EngineOpt = None,
+    model: ModelOpt = None,
+    json_out: JsonOpt = None,
+    plot: Annotated[Path | None, typer.Option(help="Write an SVG chart of tok/s per level here.")] = None,
+) -> None:
+    """Output tok/s and time to first token at each concurrency, and where throughput saturates."""
+    from aimo.bench.engine import bench_engine, fit_engine_config
+    from aimo.bench.plot import svg_line_chart, terminal_bars
+    from aimo.engines.factory import open_engine
+
+    levels = parse_concurrency(concurrency, ctx.args)
+    run_config = build_config(config, engine=engine, model=model)
+    engine_config = fit_engine_config(run_config.engine, max(levels), max_tokens)
+
+    async def go() -> BenchResult:
+        async with open_engine(engine_config, progress=lambda m: err.print(f"[dim]{m}[/dim]")) as opened:
+            with err.status(f"measuring concurrency {levels}…"):
+                return await bench_engine(
+                    opened,
+                    levels,
+                    max_tokens,
+                    temperature or 0.0,
+                    seed or 0,
+                    settings=describe_engine(opened, engine_config),
+                )
+
+    result = asyncio.run(go())
+    _emit(result, json_out)
+    labels = [f"c={row['concurrency']}" for row in result.rows]
+    out.print(terminal_bars(labels, [row["tok/s"] for row in result.rows], unit=" tok/s"), highlight=False)
+    if plot is not None:
+        xs = [row["concurrency"] for row in result.rows]
+        title = f"{result.settings['engine']} {Path(str(result.settings.get('model', ''))).name}"
+        chart = svg_line_chart(
+            xs, {"output tok/s": [r["tok/s"] for r in result.rows]}, title, "concurrency", "tok/s"
+        )
+        plot.write_text(chart)
+        err.print(f"[dim]wrote {plot}[/dim]")
+
+
+def bench_harness_command(
+    traces: TracesOpt = None,
+    efficiency: Annotated[
+        bool, typer.Option(help="Also measure the solve path against the bare engine (loads a model).")
+    ] = True,
+    config: ConfigOpt = None,
+    engine: EngineOpt = None,
+    model: ModelOpt = None,
+    samples: Annotated[
+        int, typer.Option("--samples", "-n", min=1, help="Samples (streams) per problem.")
+    ] = 8,
+    max_tokens: BenchMaxTokensOpt = 512,
+    temperature: TemperatureOpt = 0.7,
+    seed: SeedOpt = 0,
+    problems: Annotated[int, typer.Option(min=1, max=4, help="Fixed problems to generate for.")] = 2,
+    repeats: Annotated[int, typer.Option(min=1, help="Measurements of each side (order alternates).")] = 2,
+    scan_repeats: Annotated[int, typer.Option(min=1, help="Passes over the trace file.")] = 3,
+    json_out: JsonOpt = None,
+) -> None:
+    """Scanning capacity (tok/s per core) and the solve path's tok/s over the bare engine's."""
+    from aimo.bench.engine import fit_engine_config
+    from aimo.bench.harness import bench_harness
+    from aimo.engines.factory import open_engine
+
+    trace_file = traces if traces is not None else default_traces()
+    run_config = build_config(
+        config, engine=engine, model=model, max_tokens=max_tokens, temperature=temperature, seed=seed
+    )
+    sampling = run_config.sampling
+
+    async def go() -> BenchResult:
+        if not efficiency:
+            return await bench_harness(trace_file, scan_repeats=scan_repeats)
+        engine_config = fit_engine_config(run_config.engine, samples, max_tokens)
+        async with open_engine(engine_config, progress=lambda m: err.print(f"[dim]{m}[/dim]")) as opened:
+            with err.status("measuring the bare engine and the solve path…"):
+                return await bench_harness(
+                    trace_file,
+                    opened,
+                    sampling,
+                    samples=samples,
+                    problems=problems,
+                    repeats=repeats,
+                    scan_repeats=scan_repeats,
+                    settings=describe_engine(opened, engine_config),
+                )
+
+    _emit(asyncio.run(go()), json_out)
+
+
+def bench_compare_command(
+    a: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Result A (JSON of --json).")],
+    b: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Result B, compared with A.")],
+    columns: Annotated[
+        str | None,
+        typer.Option(help='Only these numeric columns, comma-separated (e.g. "tok/s,ttft p50 s").'),
+    ] = None,
+    json_out: JsonOpt = None,
+) -> None:
+    """Two results side by side: rows matched by their key, each number as A, B and B/A."""
+    from aimo.bench.compare import compare
+
+    try:
+        first, second = BenchResult.read(a), BenchResult.read(b)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise AimoError(f"not a benchmark result: {exc}") from None
+    chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    _emit(compare(first, second, chosen), json_out)
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    """Add `aimo bench engine`, `aimo bench harness` and `aimo bench compare`."""
+    bench_app.command("engine", context_settings={"allow_extra_args": True})(bench_engine_command)
+    bench_app.command("harness")(bench_harness_command)
+    bench_app.command("compare")(bench_compare_command)

@@ -1,0 +1,99 @@
+"""`aimo doctor`: a checklist of what a long run depends on, run in a minute before it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from aimo.cli.options import (
+    CodeRoundsOpt,
+    ConfigOpt,
+    EngineOpt,
+    MaxTokensOpt,
+    ModelOpt,
+    SamplesOpt,
+    SeedOpt,
+    StrategyOpt,
+    TemperatureOpt,
+    TimeBudgetOpt,
+    TracesOpt,
+    build_config,
+)
+
+err = Console(stderr=True)
+out = Console()
+
+MARKS = {
+    "pass": "[green]✓[/green]",
+    "fail": "[red]✗[/red]",
+    "warn": "[yellow]![/yellow]",
+    "skip": "[dim]–[/dim]",
+}
+
+
+def doctor(
+    config: ConfigOpt = None,
+    engine: EngineOpt = None,
+    model: ModelOpt = None,
+    traces: TracesOpt = None,
+    strategy: StrategyOpt = None,
+    samples: SamplesOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    temperature: TemperatureOpt = None,
+    seed: SeedOpt = None,
+    code_rounds: CodeRoundsOpt = None,
+    time_budget: TimeBudgetOpt = None,
+    typical_tokens: Annotated[
+        int | None,
+        typer.Option(min=1, help="Tokens a sample usually takes, for the estimate (default: the cap)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds allowed for each check.")] = 300.0,
+) -> None:
+    """Check the engine answers, the chat template, stop strings, answer extraction and the sandbox,
+    and estimate seconds per problem; exit 1 with the reason when a check fails."""
+    from aimo.doctor import CheckResult, run_doctor
+
+    run_config = build_config(
+        config,
+        engine=engine,
+        model=model,
+        traces=traces,
+        samples=samples,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        seed=seed,
+        strategy=strategy,
+        code_rounds=code_rounds,
+        time_budget=time_budget,
+    )
+
+    def show(result: CheckResult) -> None:
+        out.print(
+            f"{MARKS[result.status]} {result.name:<14} {result.detail} [dim]({result.seconds:.1f}s)[/dim]",
+            highlight=False,
+        )
+
+    results = asyncio.run(
+        run_doctor(
+            run_config,
+            on_check=show,
+            timeout_s=timeout,
+            typical_tokens=typical_tokens,
+            progress=lambda m: err.print(f"[dim]{m}[/dim]"),
+        )
+    )
+    failed = [r for r in results if r.status == "fail"]
+    if failed:
+        for result in failed:
+            err.print(f"doctor: FAILED {result.name}: {result.detail}", highlight=False)
+        raise typer.Exit(1)
+    warned = sum(r.status == "warn" for r in results)
+    out.print(f"doctor: all checks passed{f' ({warned} warnings)' if warned else ''}")
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    """Add `aimo doctor`."""
+    app.command()(doctor)

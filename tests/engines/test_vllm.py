@@ -1,0 +1,364 @@
+"""The vllm engine, and the openai engine against vLLM's server, on a tiny random-weight HF model.
+
+vLLM pins its own torch, so it lives in its own environment (`bash .ci/vllm-env.sh`; found through
+$AIMO_VLLM_PYTHON or ../vllm-env next to the repository). The engine tests run this file there as a
+script: it drives `VLLMEngine` through every case once (one engine start-up, the slow part) and writes
+what it saw to a JSON file; the tests here assert on that record. The server tests start vLLM's
+OpenAI-compatible server from the same environment and talk to it with `OpenAIEngine` from this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import aclosing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MESSAGES = [{"role": "user", "content": "What is 6 times 7?"}]
+PREFIX = "Six times seven is"
+LONG = 8000  # tokens asked of the streams that get cancelled: a minute of decoding here
+MAX_MODEL_LEN = 8192
+ENGINE_ARGS: dict[str, Any] = {
+    "max_model_len": MAX_MODEL_LEN,
+    "kv_cache_memory_bytes": 256 * 2**20,  # on a CPU, else vLLM reserves most of the RAM
+    "enforce_eager": True,  # no torch.compile: minutes of start-up on a small CPU
+}
+SETUP_HINT = "create it with `bash .ci/vllm-env.sh`, or point AIMO_VLLM_PYTHON at its python"
+
+pytestmark = pytest.mark.slow
+
+
+# --- the vLLM environment and the model ---------------------------------------------------------
+
+
+def vllm_python() -> Path | None:
+    """The vLLM environment's interpreter: $AIMO_VLLM_PYTHON, else ../vllm-env next to the repo."""
+    env = os.environ.get("AIMO_VLLM_PYTHON")
+    path = Path(env) if env else REPO.parent / "vllm-env" / "bin" / "python"
+    return path if path.is_file() else None
+
+
+def _vllm_env() -> dict[str, str]:
+    """The environment of a process run with the vLLM interpreter: aimo and the test helpers importable."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO / "tests")]))
+
+
+def _tail(text: str, n: int = 4000) -> str:
+    return text[-n:]
+
+
+@pytest.fixture(scope="module")
+def vllm_env() -> Path:
+    python = vllm_python()
+    if python is None:
+        where = os.environ.get("AIMO_VLLM_PYTHON") or REPO.parent / "vllm-env"
+        pytest.skip(f"no vLLM environment at {where}: {SETUP_HINT}")
+    return python
+
+
+@pytest.fixture(scope="module")
+def tiny_hf(vllm_env: Path) -> Path:
+    """The tiny HF model directory, built by tests/tinyhf.py in the vLLM environment."""
+    from tinymodel import qwen2_vocab
+
+    try:
+        vocab = qwen2_vocab()
+    except Exception as exc:
+        pytest.skip(f"could not get the Qwen2 vocab GGUF from llama-cpp-python's sdist ({exc})")
+    env = dict(_vllm_env(), AIMO_TEST_VOCAB=str(vocab))
+    done = subprocess.run(
+        [str(vllm_env), str(REPO / "tests" / "tinyhf.py")], env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.fail(f"tests/tinyhf.py failed in {vllm_env}:\n{_tail(done.stderr)}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def seen(vllm_env: Path, tiny_hf: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What `VLLMEngine` did in every case, recorded by running this file in the vLLM environment."""
+    out = tmp_path_factory.mktemp("vllm") / "seen.json"
+    cmd = [str(vllm_env), __file__, str(tiny_hf), str(out)]
+    done = subprocess.run(cmd, env=_vllm_env(), capture_output=True, text=True, timeout=900)
+    if done.returncode != 0 or not out.is_file():
+        pytest.fail(f"the vllm engine driver failed (exit {done.returncode}):\n{_tail(done.stderr)}")
+    return json.loads(out.read_text())
+
+
+# --- the driver, run in the vLLM environment ----------------------------------------------------
+
+
+async def _run(engine: Any, request: Any) -> dict[str, Any]:
+    """Stream one request to its end; what came out and when."""
+    start = time.monotonic()
+    text, tokens, chunks, logprobs, first = [], 0, 0, [], None
+    last = None
+    async for chunk in engine.stream(request):
+        first = first if first is not None else time.monotonic() - start
+        text.append(chunk.text)
+        tokens += chunk.tokens
+        chunks += 1
+        logprobs += chunk.logprobs
+        last = chunk
+    assert last is not None
+    return {
+        "text": "".join(text),
+        "tokens": tokens,
+        "chunks": chunks,
+        "logprobs": logprobs,
+        "finish": last.finish_reason,
+        "prompt_tokens": last.prompt_tokens,
+        "completion_tokens": last.completion_tokens,
+        "first_s": first,
+        "end_s": time.monotonic() - start,
+    }
+
+
+async def _after_cancel(engine: Any) -> dict[str, Any]:
+    """Right after a stream was given up: does vLLM still track it, and how long until the engine
+    core is idle (it drains at once when the request was aborted; otherwise `LONG` tokens remain)."""
+    unfinished = engine.unfinished_requests
+    start = time.monotonic()
+    try:
+        await asyncio.wait_for(engine.async_llm.pause_generation(mode="wait", clear_cache=False), 30)
+        drain_s: float | None = time.monotonic() - start
+    except TimeoutError:
+        drain_s = None
+    await engine.async_llm.resume_generation()
+    return {"unfinished": unfinished, "drain_s": drain_s}
+
+
+async def _observe(model: str) -> dict[str, Any]:
+    from aimo.engines.base import GenerationRequest
+    from aimo.engines.vllm import VLLMEngine
+
+    def request(**kw: Any) -> GenerationRequest:
+        return GenerationRequest(**{"messages": MESSAGES, "max_tokens": 24, "temperature": 1.0, "seed": 1, **kw})
+
+    start = time.monotonic()
+    engine = await asyncio.to_thread(VLLMEngine, model, **ENGINE_ARGS)  # as open_engine builds it
+    seen: dict[str, Any] = {"load_s": time.monotonic() - start}
+    try:
+        plain, prefixed = request(), request(assistant_prefix=PREFIX)
+        seen["rendered"] = engine.render_prompt(plain)
+        seen["rendered_prefixed"] = engine.render_prompt(prefixed)
+        seen["length"] = await _run(engine, plain)
+        seen["again"] = await _run(engine, plain)
+        seen["prefixed"] = await _run(engine, prefixed)
+        seen["raw"] = await _run(engine, GenerationRequest(prompt="6*7=", max_tokens=4, temperature=0.0))
+        seen["raw_prompt_ids"] = engine.prompt_token_ids(GenerationRequest(prompt="6*7="))
+        text = seen["length"]["text"]
+        stop = next(text[i : i + 3] for i in range(len(text) // 3, len(text)) if text[i : i + 3].strip())
+        seen["stop_string"] = stop
+        seen["stopped"] = await _run(engine, request(stop=[stop]))
+        seen["logprobs"] = await _run(engine, request(max_tokens=6, temperature=0.0, logprobs=True))
+
+        started = time.monotonic()
+        seen["concurrent"] = await asyncio.gather(*(_run(engine, request(seed=i)) for i in range(4)))
+        seen["concurrent_s"] = time.monotonic() - started
+        seen["alone"] = [await _run(engine, request(seed=i)) for i in range(4)]
+
+        async with aclosing(engine.stream(request(max_tokens=LONG))) as stream:  # the consumer closes it
+            n = 0
+            async for _ in stream:
+                n += 1
+                if n == 3:
+                    break
+        seen["closed"] = await _after_cancel(engine)
+
+        three = asyncio.Event()
+
+        async def consume() -> None:
+            n = 0
+            async for _ in engine.stream(request(max_tokens=LONG)):
+                n += 1
+                if n == 3:
+                    three.set()
+
+        task = asyncio.create_task(consume())  # the consumer's task is cancelled while it waits
+        await three.wait()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        seen["cancelled"] = await _after_cancel(engine)
+        seen["after_cancel"] = await _run(engine, request(max_tokens=4))
+    finally:
+        await engine.aclose()
+    return seen
+
+
+# --- the engine, seen through the record --------------------------------------------------------
+
+
+def test_missing_vllm_is_a_clear_error() -> None:
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("vLLM is installed in this environment")
+    from aimo.engines.base import EngineError
+    from aimo.engines.vllm import VLLMEngine
+
+    with pytest.raises(EngineError, match=re.escape("pip install 'aimo[vllm]'")):
+        VLLMEngine("any/model")
+
+
+def test_chat_template_and_assistant_prefix(seen: dict[str, Any]) -> None:
+    assert seen["rendered"].startswith("<|im_start|>system\n")  # the model's own template
+    assert seen["rendered"].endswith("<|im_start|>user\nWhat is 6 times 7?<|im_end|>\n<|im_start|>assistant\n")
+    assert seen["rendered_prefixed"] == seen["rendered"] + PREFIX
+    assert seen["prefixed"]["prompt_tokens"] == seen["length"]["prompt_tokens"] + 4  # " Six times seven is"
+    assert seen["raw_prompt_ids"] == [21, 9, 22, 28]  # a raw prompt as it is: no template, no BOS
+
+
+def test_stream_reports_tokens_and_finish_reason(seen: dict[str, Any]) -> None:
+    length = seen["length"]
+    assert length["finish"] == "length"
+    assert length["completion_tokens"] == length["tokens"] == 24  # chunk.tokens add up to the count
+    assert length["prompt_tokens"] == 29
+    assert length["text"] and length["chunks"] > 1  # streamed, not delivered at the end
+    assert seen["again"]["text"] == length["text"]  # same seed, same text
+    assert seen["raw"]["prompt_tokens"] == 4 and seen["raw"]["completion_tokens"] == 4
+
+
+def test_stop_string_ends_generation_and_is_not_emitted(seen: dict[str, Any]) -> None:
+    stop, text, stopped = seen["stop_string"], seen["length"]["text"], seen["stopped"]
+    assert stopped["finish"] == "stop"
+    assert stopped["text"] == text[: text.index(stop)]
+    assert stopped["completion_tokens"] < 24
+    assert stopped["tokens"] == stopped["completion_tokens"]
+
+
+def test_logprobs_are_the_top_five_per_token(seen: dict[str, Any]) -> None:
+    lp = seen["logprobs"]
+    assert len(lp["logprobs"]) == lp["completion_tokens"] == 6
+    for top in lp["logprobs"]:
+        assert len(top) == 5 and top == sorted(top, reverse=True) and all(x <= 0 for x in top)
+
+
+def test_concurrent_streams_are_decoded_together(seen: dict[str, Any]) -> None:
+    together, alone = seen["concurrent"], seen["alone"]
+    assert [r["finish"] for r in together] == ["length"] * 4
+    assert [r["completion_tokens"] for r in together] == [24] * 4
+    assert len({r["text"] for r in together}) == 4  # four seeds, four samples
+    # Batched: every stream had its first token before any of them ended.
+    assert max(r["first_s"] for r in together) < min(r["end_s"] for r in together)
+    assert [r["text"] for r in together] == [r["text"] for r in alone]  # batching changes no sample
+
+
+@pytest.mark.parametrize("how", ["closed", "cancelled"])
+def test_giving_up_a_stream_aborts_its_request(seen: dict[str, Any], how: str) -> None:
+    after = seen[how]
+    assert after["unfinished"] == 0  # vLLM forgot the request the moment the stream was given up
+    assert after["drain_s"] is not None  # and the engine core went idle, not after LONG more tokens
+    assert seen["after_cancel"]["finish"] == "length"
+
+
+# --- the openai engine against vLLM's OpenAI-compatible server -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def vllm_server(vllm_env: Path, tiny_hf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`vllm.entrypoints.openai.api_server` on the tiny model; yields its base URL (…/v1)."""
+    import httpx
+    from servers import free_port
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("vllm-server") / "server.log"
+    cmd = [str(vllm_env), "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_hf)]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--max-model-len", str(MAX_MODEL_LEN)]
+    cmd += ["--kv-cache-memory-bytes", str(ENGINE_ARGS["kv_cache_memory_bytes"]), "--enforce-eager"]
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            cmd, env=_vllm_env(), stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the vLLM server exited ({proc.returncode}):\n{_tail(log.read_text())}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the vLLM server did not start in 600 s:\n{_tail(log.read_text())}")
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server and its engine-core process
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _running_requests(base_url: str) -> float:
+    import httpx
+
+    metrics = httpx.get(base_url.removesuffix("/v1") + "/metrics", timeout=5).text
+    found = re.search(r"^vllm:num_requests_running\{[^}]*\} (\S+)$", metrics, re.MULTILINE)
+    assert found, "vllm:num_requests_running missing from /metrics"
+    return float(found.group(1))
+
+
+def test_openai_engine_streams_from_a_vllm_server(vllm_server: str, seen: dict[str, Any]) -> None:
+    from aimo.engines.base import GenerationRequest, complete
+    from aimo.engines.openai import OpenAIEngine
+
+    async def go() -> tuple[Any, Any]:
+        engine = OpenAIEngine([vllm_server])
+        try:
+            plain = GenerationRequest(messages=MESSAGES, max_tokens=24, temperature=1.0, seed=1)
+            prefixed = GenerationRequest(**{**plain.__dict__, "assistant_prefix": PREFIX})
+            return await complete(engine, plain), await complete(engine, prefixed)
+        finally:
+            await engine.aclose()
+
+    plain, prefixed = asyncio.run(go())
+    assert plain.finish_reason == "length" and plain.completion_tokens == 24
+    # The server renders the chat itself: the same prompt as the in-process engine's.
+    assert plain.prompt_tokens == seen["length"]["prompt_tokens"]
+    assert prefixed.prompt_tokens == seen["prefixed"]["prompt_tokens"]  # continue_final_message
+    assert plain.text
+
+
+def test_openai_stream_closed_midway_aborts_on_the_vllm_server(vllm_server: str) -> None:
+    from aimo.engines.base import GenerationRequest
+    from aimo.engines.openai import OpenAIEngine
+
+    async def go() -> float:
+        engine = OpenAIEngine([vllm_server])
+        request = GenerationRequest(messages=MESSAGES, max_tokens=LONG, temperature=1.0)
+        try:
+            async with aclosing(engine.stream(request)) as stream:
+                n = 0
+                async for _ in stream:
+                    n += 1
+                    if n == 3:
+                        break
+            deadline = time.monotonic() + 30
+            while (running := _running_requests(vllm_server)) > 0 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            return running
+        finally:
+            await engine.aclose()
+
+    assert asyncio.run(go()) == 0  # the server aborted the request instead of decoding LONG tokens
+
+
+if __name__ == "__main__":  # the driver: python test_vllm.py MODEL_DIR OUT.json, in the vLLM environment
+    Path(sys.argv[2]).write_text(json.dumps(asyncio.run(_observe(sys.argv[1]))))
