@@ -12,7 +12,11 @@ import pytest
 def aimo(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """`python -m aimo ARGS` in a subprocess, output captured as text."""
     return subprocess.run(
-        [sys.executable, "-m", "aimo", *args], capture_output=True, text=True, timeout=timeout, env=dict(os.environ)
+        [sys.executable, "-m", "aimo", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ),
     )
 
 

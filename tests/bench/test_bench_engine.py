@@ -1,4 +1,4 @@
-"""`aimo bench engine`: the saturation rule, the CLI's concurrency parsing, and a real run on the tiny model."""
+"""`aimo bench engine`: the saturation rule, concurrency parsing, charts, a real run on the tiny model."""
 
 from __future__ import annotations
 

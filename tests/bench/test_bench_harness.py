@@ -19,7 +19,9 @@ def small_trace(path):
     write_traces(
         path,
         [
-            TraceProblem("p1", "What is 6 * 7?", "42", (TraceSample(text=TEXT * 20, completion_tokens=900),) * 3),
+            TraceProblem(
+                "p1", "What is 6 * 7?", "42", (TraceSample(text=TEXT * 20, completion_tokens=900),) * 3
+            ),
             TraceProblem("p2", "What is 40 + 2?", "42", (TraceSample(answer="41", completion_tokens=500),)),
         ],
     )

@@ -112,7 +112,14 @@ def test_run_doctor_reports_each_check_as_it_goes():
     with ScriptedSSE([empty_completion()]) as server:
         config = RunConfig.from_dict({"engine": {"engine": "openai", "base_urls": [server.url]}})
         results = asyncio.run(run_doctor(config, on_check=seen.append))
-    assert [r.name for r in results] == ["engine", "chat template", "stop strings", "sandbox", "answer", "speed"]
+    assert [r.name for r in results] == [
+        "engine",
+        "chat template",
+        "stop strings",
+        "sandbox",
+        "answer",
+        "speed",
+    ]
     assert seen == results
     assert results[0].status == "fail"
     assert [r.status for r in results[1:3]] == ["skip", "skip"]

@@ -226,7 +226,7 @@ def test_stream_reports_tokens_and_finish_reason(seen: dict[str, Any]) -> None:
     length = seen["length"]
     assert length["finish"] == "length"
     assert length["completion_tokens"] == length["tokens"] == 24  # chunk.tokens add up to the count
-    assert length["prompt_tokens"] == 29
+    assert length["prompt_tokens"] == 26
     assert length["text"] and length["chunks"] > 1  # streamed, not delivered at the end
     assert seen["again"]["text"] == length["text"]  # same seed, same text
     assert seen["raw"]["prompt_tokens"] == 4 and seen["raw"]["completion_tokens"] == 4

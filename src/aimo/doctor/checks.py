@@ -127,7 +127,7 @@ def estimate_verdict(tok_s: float, config: RunConfig, typical_tokens: int | None
         return Verdict("fail", f"no tokens came from {samples} concurrent streams")
     per_problem = samples * typical / tok_s
     detail = (
-        f"≈{per_problem:,.0f}s per problem ({config.strategy.strategy}: {samples} samples × {typical} tokens "
+        f"≈{per_problem:,.{0 if per_problem >= 100 else 1}f}s per problem ({config.strategy.strategy}: {samples} samples × {typical} tokens "
         f"at {tok_s:,.1f} tok/s measured with {samples} streams)"
     )
     budget = config.budget

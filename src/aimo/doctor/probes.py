@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -73,7 +73,7 @@ def judge_reply(text: str) -> Verdict:
     """A chat reply must have text and no raw template tokens."""
     if not text.strip():
         return Verdict("fail", "the chat request came back empty")
-    leaked = [token for token in TEMPLATE_TOKENS if token in text]
+    leaked = sorted((token for token in TEMPLATE_TOKENS if token in text), key=text.index)
     if leaked:
         return Verdict(
             "fail",
@@ -111,11 +111,6 @@ def judge_stop(free_text: str, stopped_text: str, finish_reason: str, stop: str)
             f"{stop!r} at {at}",
         )
     return Verdict("fail", f"the output went past {stop!r} without stopping (finish_reason {finish_reason})")
-
-
-def first_failure(statuses: Sequence[tuple[str, Verdict]]) -> tuple[str, Verdict] | None:
-    """The first failed (name, verdict), if any."""
-    return next(((name, v) for name, v in statuses if v.status == "fail"), None)
 
 
 def _common_prefix(a: str, b: str) -> int:

@@ -8,8 +8,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from aimo.errors import AimoError
 
-Message = dict[str, str]
-FinishReason = Literal["stop", "length", "abort"]
+Message = dict[str, Any]  # role, content; and tool_calls / tool_call_id in tool-calling chats
+FinishReason = Literal["stop", "length", "abort", "tool_calls"]
 
 
 class EngineError(AimoError):
@@ -34,6 +34,8 @@ class GenerationRequest:
     seed: int | None = None
     stop: Sequence[str] = ()
     logprobs: bool = False
+    # OpenAI-style tool definitions; a model that calls one ends its turn with finish_reason "tool_calls".
+    tools: Sequence[Mapping[str, Any]] = ()
     # Free-form tags for the harness (problem_id, sample_index); engines ignore them, replay uses them.
     meta: Mapping[str, Any] = field(default_factory=dict)
 
@@ -42,6 +44,15 @@ class GenerationRequest:
             raise ValueError("GenerationRequest needs exactly one of `messages` or `prompt`")
         if self.max_tokens < 1:
             raise ValueError("max_tokens must be at least 1")
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool call the model made: `arguments` is the JSON text it wrote."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass
@@ -58,6 +69,7 @@ class Chunk:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     logprobs: list[list[float]] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)  # on the last chunk, when the model called tools
 
 
 @runtime_checkable

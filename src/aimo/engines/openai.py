@@ -17,12 +17,18 @@ from typing import Any, Literal
 
 import httpx
 
-from aimo.engines.base import Chunk, EngineError, GenerationRequest
+from aimo.engines.base import Chunk, EngineError, GenerationRequest, ToolCall
 
 log = logging.getLogger(__name__)
 
 _RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
-_FINISH_REASONS = {"stop": "stop", "length": "length", "eos": "stop", "abort": "abort", "tool_calls": "stop"}
+_FINISH_REASONS = {
+    "stop": "stop",
+    "length": "length",
+    "eos": "stop",
+    "abort": "abort",
+    "tool_calls": "tool_calls",
+}
 _TOP_LOGPROBS = 5
 
 
@@ -138,6 +144,8 @@ class OpenAIEngine:
             messages.append({"role": "assistant", "content": request.assistant_prefix})
             body.update(continue_final_message=True, add_generation_prompt=False)
         body["messages"] = messages
+        if request.tools:
+            body["tools"] = [dict(tool) for tool in request.tools]
         if request.logprobs:
             body.update(logprobs=True, top_logprobs=_TOP_LOGPROBS)
         return "chat/completions", body
@@ -147,6 +155,7 @@ class OpenAIEngine:
         self.requests_sent[url] += 1
         finish: str | None = None
         usage: dict[str, Any] = {}
+        calls: dict[int, dict[str, str]] = {}  # tool calls arrive in pieces, keyed by their index
         n_chunks = 0
         try:
             async with self._client.stream("POST", f"{url}/{path}", json=body) as response:
@@ -160,6 +169,7 @@ class OpenAIEngine:
                         usage = event["usage"]
                     for choice in event.get("choices") or ():
                         text, logprobs = _choice_delta(choice)
+                        _gather_tool_calls(choice, calls)
                         finish = choice.get("finish_reason") or finish
                         if text or logprobs:
                             n_chunks += 1
@@ -179,7 +189,18 @@ class OpenAIEngine:
             finish_reason=_FINISH_REASONS.get(finish, "stop"),  # type: ignore[arg-type]
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens", n_chunks),
+            tool_calls=[ToolCall(c["id"], c["name"], c["arguments"]) for _, c in sorted(calls.items())],
         )
+
+
+def _gather_tool_calls(choice: dict[str, Any], calls: dict[int, dict[str, str]]) -> None:
+    """Add the pieces of tool calls in a streamed chat delta to `calls`."""
+    for piece in (choice.get("delta") or {}).get("tool_calls") or ():
+        call = calls.setdefault(piece.get("index", len(calls)), {"id": "", "name": "", "arguments": ""})
+        call["id"] = piece.get("id") or call["id"]
+        function = piece.get("function") or {}
+        call["name"] = function.get("name") or call["name"]
+        call["arguments"] += function.get("arguments") or ""
 
 
 def _choice_delta(choice: dict[str, Any]) -> tuple[str, list[list[float]]]:

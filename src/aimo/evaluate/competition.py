@@ -94,10 +94,23 @@ def offline_estimate(
     grade: Callable[[str | None, str | None], bool],
     runs: int = ESTIMATE_RUNS,
     seed: int = 0,
+    noise_sigma: float = 0.0,
+    startup_s: float = 0.0,
 ) -> dict[str, Any]:
-    """Simulated competition runs over recorded samples: the time manager against an equal split."""
+    """Simulated competition runs over recorded samples: the time manager against an equal split.
+
+    Sample durations are `startup_s + tokens / tokens_per_s` times lognormal noise (`noise_sigma`);
+    the defaults (none of either) match the replay engine.
+    """
     setup = CompetitionSetup(
-        budget=budget, runs=runs, samples=samples, stop=stop_rules, tokens_per_s=tokens_per_s, seed=seed
+        budget=budget,
+        runs=runs,
+        samples=samples,
+        stop=stop_rules,
+        tokens_per_s=tokens_per_s,
+        noise_sigma=noise_sigma,
+        startup_s=startup_s,
+        seed=seed,
     )
     outcomes = simulate_competition(problems, setup, grade)
     return {

@@ -286,6 +286,17 @@ def problem_metrics(ks: Sequence[int], seed: int = 0) -> dict[str, ProblemMetric
     return metrics
 
 
+def metric_by_name(name: str, seed: int = 0) -> ProblemMetric:
+    """A per-problem metric from its name: "accuracy", "pass@K", "maj@K", or any other `summarize` name."""
+    kind, _, k = name.partition("@")
+    if k.isdigit() and int(k) >= 1 and kind in ("pass", "maj"):
+        return problem_pass_at_k(int(k)) if kind == "pass" or k == "1" else problem_maj_at_k(int(k), seed)
+    metrics = problem_metrics((), seed)
+    if name not in metrics:
+        raise ValueError(f"unknown metric {name!r}: accuracy, pass@K, maj@K, {', '.join(list(metrics)[2:])}")
+    return metrics[name]
+
+
 def summarize(problems: Sequence[ProblemView], *, seed: int = 0) -> Summary:
     """Every metric of `problems` (all repeats together). maj@1 is pass@1, so only the latter is listed."""
     most = max((len(p.finished) for p in problems), default=0)

@@ -131,7 +131,9 @@ def position_histogram(analysis: Analysis) -> str:
         if analysis.positions[label].fractions
     ]
     edges = [i / 10 for i in range(11)]
-    return svg.histogram(groups, edges, x_label="where the final answer first appears (share of the sample)")
+    return svg.histogram(
+        groups, edges, x_label="where the final answer first appears (share of the sample)", percent_x=True
+    )
 
 
 def time_bars(analysis: Analysis) -> str:

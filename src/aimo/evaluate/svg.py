@@ -144,7 +144,7 @@ def _legend(frame: _Frame, items: Sequence[tuple[str, str] | tuple[str, str, Leg
             dash = ' stroke-dasharray="4 3"' if kind == "dash" else ""
             swatch = f'<line x1="{x}" x2="{x + 14}" y1="14" y2="14" stroke="{color}" stroke-width="2"{dash}/>'
         frame.parts.append(swatch + f'<text x="{x + 18}" y="18" fill="#334155">{escape(label)}</text>')
-        x += 30 + 6.5 * len(label)
+        x += 34 + 7.2 * len(label)
 
 
 def _diamond(x: float, y: float, color: str, size: float = 5.5) -> str:
@@ -223,6 +223,7 @@ def histogram(
     x_label: str,
     y_label: str = "share of samples",
     share: bool = True,
+    percent_x: bool = False,
 ) -> str:
     """Side-by-side bars per bin; each group as a share of its own count (`share`) or raw counts."""
     if len(edges) < 2 or not any(g.values for g in groups):
@@ -251,7 +252,7 @@ def histogram(
     for i in range(0, len(edges), step):
         frame.parts.append(
             f'<text x="{frame.px(i):.1f}" y="{frame.bottom + 16}" text-anchor="middle" '
-            f'fill="#475569">{fmt_tick(edges[i])}</text>'
+            f'fill="#475569">{f"{edges[i]:.0%}" if percent_x else fmt_tick(edges[i])}</text>'
         )
     _legend(frame, [(f"{g.label} ({len(g.values)})", g.color) for g in groups])
     return frame.svg(x_label)

@@ -43,6 +43,8 @@ class StrategyConfig(BaseModel):
     code_timeout_s: float = Field(10.0, gt=0)
     max_output_chars: int = Field(1200, ge=100)
     answer_from_code: bool = False
+    # How the model hands code over: ```python blocks in its text, or the OpenAI tool-calling API.
+    code_via: Literal["text", "tools"] = "text"
     # Ask the engine for top log-probabilities (needed for entropy-weighted voting).
     logprobs: bool = False
     # Question-level stopping, e.g. "4/4,4/5,5/7,6/9", "unbeatable", "sprt" (see aimo.solve.stopping).

@@ -29,9 +29,16 @@ class PromptTemplate:
         ]
 
 
+TIR_TOOLS_SYSTEM = (
+    "Please integrate natural language reasoning with programs to solve the problem. "
+    "You can call the `python` tool to run code; variables persist between calls. "
+    "Put your final answer within \\boxed{}."
+)
+
 PROMPTS: dict[str, PromptTemplate] = {
     "cot": PromptTemplate("cot", COT_SYSTEM),
     "tir": PromptTemplate("tir", TIR_SYSTEM),
+    "tir_tools": PromptTemplate("tir", TIR_TOOLS_SYSTEM),
 }
 
 

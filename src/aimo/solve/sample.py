@@ -10,14 +10,15 @@ answer forcing closes the thinking and asks for the answer in a few tokens, so t
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aimo.answers import ExtractionConfig, OutputConfig, extract_answer, extract_from_output
-from aimo.engines.base import Engine, GenerationRequest
+from aimo.engines.base import Engine, GenerationRequest, Message, ToolCall
 from aimo.problems import Problem
 from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.prompts import PROMPTS
@@ -27,7 +28,19 @@ from aimo.solve.voting import EntropyMeter
 
 FORCE_CUE = "\n\nI am out of time, so I commit to my best answer now.\n\nFinal answer: \\boxed{"
 FORCE_MAX_TOKENS = 16
-OUTPUT_STOP = "```output"  # a model that writes its own output block has closed its code: stop there
+OUTPUT_STOP = "```output"
+PYTHON_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "python",
+        "description": "Run Python code in a stateful sandbox (a notebook cell); returns what it printed.",
+        "parameters": {
+            "type": "object",
+            "properties": {"code": {"type": "string", "description": "The Python code to run."}},
+            "required": ["code"],
+        },
+    },
+}  # a model that writes its own output block has closed its code: stop there
 
 
 @dataclass
@@ -37,6 +50,7 @@ class _Round:
     prompt_tokens: int
     stop: str | None  # why this round ended early: "code", "boxed", "think", "deadline"
     code: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 class SampleRunner:
@@ -89,45 +103,64 @@ class SampleRunner:
         deadline: float | None,
         entropy: EntropyMeter,
     ) -> None:
-        messages = PROMPTS[kind].messages(problem.text)
+        use_tools = session is not None and self.strategy.code_via == "tools"
+        messages = PROMPTS["tir_tools" if use_tools else kind].messages(problem.text)
         seed = None if self.sampling.seed is None else self.sampling.seed + sample.index
         rounds_left = self.strategy.code_rounds if session is not None else 0
-        budget = self.sampling.max_tokens
         while True:
+            prefix = "" if use_tools else sample.text  # text mode: the assistant turn so far is continued
             request = GenerationRequest(
-                messages=messages,
-                assistant_prefix=sample.text,
-                max_tokens=budget,
+                messages=list(messages),
+                assistant_prefix=prefix,
+                max_tokens=max(1, self.sampling.max_tokens - sample.completion_tokens),
                 temperature=self.sampling.temperature,
                 top_p=self.sampling.top_p,
                 min_p=self.sampling.min_p,
                 seed=seed,
-                stop=(OUTPUT_STOP,) if session is not None else (),
+                stop=(OUTPUT_STOP,) if session is not None and not use_tools else (),
                 logprobs=self.strategy.logprobs,
+                tools=(PYTHON_TOOL,) if use_tools and rounds_left > 0 else (),
                 meta={"problem_id": problem.id, "sample_index": sample.index, "round": len(sample.code_runs)},
             )
-            round_ = await self._generate(request, rounds_left > 0, deadline, sample, entropy)
+            round_ = await self._generate(
+                request, rounds_left > 0 and not use_tools, deadline, sample, entropy
+            )
             sample.text += round_.text
             sample.prompt_tokens = sample.prompt_tokens or round_.prompt_tokens
             sample.finish_reason = round_.stop or round_.finish_reason
-            budget = self.sampling.max_tokens - sample.completion_tokens
-            if round_.code is not None and session is not None:
-                rounds_left -= 1
-                run = await self._run_code(session, round_.code, deadline)
+            codes = [round_.code] if round_.code is not None else [_tool_code(c) for c in round_.tool_calls]
+            if not codes or session is None:
+                break
+            rounds_left -= 1
+            if use_tools:
+                messages.append(
+                    {
+                        "role": "assistant",
+                        "content": round_.text,
+                        "tool_calls": [_tool_call_message(c) for c in round_.tool_calls],
+                    }
+                )
+            for code, call in zip(codes, round_.tool_calls or [None] * len(codes), strict=True):
+                run = await self._run_code(session, code, deadline)
                 sample.code_runs.append(run)
+                if call is not None:  # the trace shows tool calls like text-mode code blocks
+                    sample.text += f"\n```python\n{code.rstrip()}\n```\n"
+                    messages.append({"role": "tool", "tool_call_id": call.id, "content": run.output})
                 sample.text += f"```output\n{run.output}\n```\n"
-                if run.answer is not None and self.strategy.stop_on_code_answer:
-                    sample.finish_reason = "code_answer"
-                    return
-                if budget > 0 and not self._past(deadline):
-                    continue
-            break
+            if (
+                any(r.answer is not None for r in sample.code_runs[-len(codes) :])
+                and self.strategy.stop_on_code_answer
+            ):
+                sample.finish_reason = "code_answer"
+                return
+            if sample.completion_tokens >= self.sampling.max_tokens or self._past(deadline):
+                break
         if (
             self.strategy.force_answer
             and sample.finish_reason in ("length", "deadline")
             and extract_answer(sample.text, self._extraction) is None
         ):
-            await self._force_answer(messages, sample, seed)
+            await self._force_answer(messages, "" if use_tools else sample.text, sample, seed)
 
     async def _generate(
         self,
@@ -143,6 +176,7 @@ class SampleRunner:
         fired) still accounts for the work it cost; its partial text is kept too."""
         scanner = StreamScanner()
         counted, finish, prompt_tokens, stop = 0, "stop", 0, None
+        tool_calls: list[ToolCall] = []
         timeout = None if deadline is None else max(0.0, deadline - self.clock())
         try:
             async with asyncio.timeout(timeout), aclosing(self.engine.stream(request)) as stream:
@@ -154,6 +188,7 @@ class SampleRunner:
                     if chunk.finish_reason is not None:
                         finish = chunk.finish_reason
                         prompt_tokens = chunk.prompt_tokens or 0
+                        tool_calls = chunk.tool_calls
                         if chunk.completion_tokens is not None:  # the engine's own count is the truth
                             sample.completion_tokens += chunk.completion_tokens - counted
                     stop = self._early_stop(scanner, watch_code)
@@ -175,7 +210,7 @@ class SampleRunner:
         elif finish == "stop" and watch_code and scanner.code_block is not None:
             # The engine stopped on "```output" right after a closed block: run that block.
             stop, code = "code", scanner.code_block.code
-        return _Round(text, finish, prompt_tokens, stop, code)
+        return _Round(text, finish, prompt_tokens, stop, code, tool_calls)
 
     def _early_stop(self, scanner: StreamScanner, watch_code: bool) -> str | None:
         if watch_code and scanner.code_block is not None:
@@ -204,12 +239,16 @@ class SampleRunner:
             seconds=self.clock() - started,
         )
 
-    async def _force_answer(self, messages: list[dict[str, str]], sample: Sample, seed: int | None) -> None:
-        """Close the thinking and ask for the answer in a few tokens (bounded in time too)."""
+    async def _force_answer(
+        self, messages: list[Message], prefix: str, sample: Sample, seed: int | None
+    ) -> None:
+        """Close the thinking and ask for the answer in a few tokens (bounded in time too).
+
+        `prefix` is the assistant's unfinished turn that the cue continues."""
         cue = (THINK_END if "<think>" in sample.text and THINK_END not in sample.text else "") + FORCE_CUE
         request = GenerationRequest(
             messages=messages,
-            assistant_prefix=sample.text + cue,
+            assistant_prefix=prefix + cue,
             max_tokens=FORCE_MAX_TOKENS,
             temperature=0.0,
             seed=seed,
@@ -232,3 +271,16 @@ class SampleRunner:
 
     def _past(self, deadline: float | None) -> bool:
         return deadline is not None and self.clock() >= deadline
+
+
+def _tool_code(call: ToolCall) -> str:
+    """The code of a `python` tool call: `{"code": ...}`, or the raw arguments when they are not JSON."""
+    try:
+        arguments = json.loads(call.arguments)
+    except ValueError:
+        return call.arguments
+    return str(arguments.get("code", "")) if isinstance(arguments, dict) else str(arguments)
+
+
+def _tool_call_message(call: ToolCall) -> dict[str, Any]:
+    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}

@@ -1,0 +1,237 @@
+"""`aimo eval` (validation runs, resumable, with repeats or competition orders), `aimo report`, `aimo compare`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aimo.cli.options import (
+    CodeRoundsOpt,
+    ConfigOpt,
+    EngineOpt,
+    MaxTokensOpt,
+    ModelOpt,
+    SamplesOpt,
+    SeedOpt,
+    StopRulesOpt,
+    StrategyOpt,
+    TemperatureOpt,
+    TimeBudgetOpt,
+    TracesOpt,
+    VoteOpt,
+    build_config,
+)
+from aimo.errors import AimoError
+from aimo.evaluate.analysis import Analysis, analyze
+from aimo.evaluate.compare import compare_runs, render_comparison
+from aimo.evaluate.report import fmt, fmt_ci, fmt_spread, headline, write_report
+from aimo.evaluate.rundir import CONFIG_FILE, RunDir
+from aimo.evaluate.session import EvalRequest, Session, execute, resume, start
+from aimo.problems import FieldNames
+from aimo.solve.types import ProblemResult
+
+err = Console(stderr=True)
+out = Console()
+
+DEFAULT_ORDERS = 4
+
+
+def eval_(
+    dataset: Annotated[
+        str | None,
+        typer.Argument(
+            help="Problem file, trace file (with --engine replay --traces), a dataset name "
+            "(aime2024, aime2025, math500, aimo-validation-aime, aimo-validation-amc, aimo2-reference), "
+            "or with --resume alone a run directory."
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    engine: EngineOpt = None,
+    model: ModelOpt = None,
+    traces: TracesOpt = None,
+    samples: SamplesOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    temperature: TemperatureOpt = None,
+    seed: SeedOpt = None,
+    strategy: StrategyOpt = None,
+    code_rounds: CodeRoundsOpt = None,
+    stop_rules: StopRulesOpt = None,
+    vote: VoteOpt = None,
+    time_budget: TimeBudgetOpt = None,
+    repeats: Annotated[
+        int, typer.Option("--repeats", "-r", min=1, help="Runs of the whole set, seeds base + 1000 r.")
+    ] = 1,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run directory (default runs/<dataset>-<time>).")
+    ] = None,
+    resume_run: Annotated[
+        bool, typer.Option("--resume", help="Continue the run in --out (or: aimo eval --resume DIR).")
+    ] = False,
+    simulate_budget: Annotated[
+        float | None,
+        typer.Option(help="Competition mode: each order of the problems under this many seconds in total."),
+    ] = None,
+    orders: Annotated[
+        int | None, typer.Option(min=1, help=f"Competition mode: problem orders to run (default {DEFAULT_ORDERS}).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N problems.")] = None,
+    report: Annotated[bool, typer.Option(help="Write report.html and report.md at the end.")] = True,
+    id_field: Annotated[str | None, typer.Option(help="Field holding the problem id.")] = None,
+    text_field: Annotated[str | None, typer.Option(help="Field holding the problem text.")] = None,
+    answer_field: Annotated[str | None, typer.Option(help="Field holding the gold answer.")] = None,
+) -> None:
+    """Evaluate on a dataset: metrics with intervals, repeats, competition orders; resumable."""
+    flags: dict[str, Any] = {
+        "engine": engine,
+        "model": model,
+        "traces": traces,
+        "samples": samples,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "seed": seed,
+        "strategy": strategy,
+        "code_rounds": code_rounds,
+        "stop_rules": stop_rules,
+        "vote": vote,
+        "time_budget": time_budget,
+    }
+    if dataset is None:
+        raise typer.BadParameter("give a DATASET (or --resume RUN_DIR)")
+    if resume_run and out_dir is None and (Path(dataset) / CONFIG_FILE).is_file():
+        given = [name for name, value in flags.items() if value is not None] + (["--config"] if config else [])
+        if given:
+            raise AimoError(f"--resume RUN_DIR takes its options from the run's config.json; drop {given[0]}")
+        session = resume(Path(dataset))
+    else:
+        run_config = build_config(config, **flags)
+        mode = "eval"
+        if simulate_budget is not None:
+            run_config = run_config.override(budget={"total_s": simulate_budget})
+            mode, repeats = "competition", orders or DEFAULT_ORDERS
+        elif orders is not None:
+            raise typer.BadParameter("--orders goes with --simulate-budget")
+        request = EvalRequest(
+            dataset=dataset,
+            config=run_config,
+            repeats=repeats,
+            mode=mode,
+            out=out_dir,
+            fields=FieldNames(id=id_field, text=text_field, answer=answer_field),
+            limit=limit,
+        )
+        session = start(request, resume=resume_run)
+    _run(session)
+    analysis = analyze(session.run)
+    print_summary(analysis)
+    if report:
+        html, md = write_report(session.run.path)
+        out.print(f"report: {html}  {md}")
+
+
+def _run(session: Session) -> None:
+    info = session.run.info
+    done, total = len(session.done), info.repeats * len(session.problems)
+    err.print(
+        f"[dim]{session.run.path}: {len(session.problems)} problems × {info.repeats} "
+        f"{'orders' if info.mode == 'competition' else 'repeats'}"
+        + (f", {done} done before" if done else "")
+        + "[/dim]"
+    )
+    tally = {"right": 0, "graded": 0}
+    started = time.monotonic()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("eval", total=total, completed=done)
+
+        def advance(repeat: int, result: ProblemResult) -> None:
+            if result.correct is not None:
+                tally["graded"] += 1
+                tally["right"] += bool(result.correct)
+            score = f" · right {tally['right']}/{tally['graded']}" if tally["graded"] else ""
+            progress.update(task, advance=1, description=f"repeat {repeat + 1}/{info.repeats}{score}")
+
+        asyncio.run(
+            execute(session, on_result=advance, progress=lambda msg: progress.console.print(f"[dim]{msg}[/dim]"))
+        )
+    err.print(f"[dim]ran {total - done} problem runs in {time.monotonic() - started:.1f}s[/dim]")
+
+
+def print_summary(analysis: Analysis) -> None:
+    """The metrics table, the trace file's own scores and the competition score, on the console."""
+    table = Table(title=headline(analysis), title_justify="left")
+    for column in ("metric", "value", "95% CI", "across repeats", "problems"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name, estimate in analysis.summary.metrics.items():
+        table.add_row(
+            name, fmt(name, estimate.value), fmt_ci(name, estimate), fmt_spread(name, estimate), str(estimate.problems)
+        )
+    out.print(table)
+    if analysis.reference:
+        own = ", ".join(f"{k} {v:.1%}" for k, v in analysis.reference.items())
+        mine = ", ".join(
+            f"{k} {fmt(k, analysis.summary.metrics[k].value)}"
+            for k in analysis.reference
+            if k in analysis.summary.metrics
+        )
+        out.print(f"trace file's own scores: {own}; graded by aimo: {mine}")
+    if (c := analysis.competition) is not None:
+        out.print(
+            f"competition ({len(c.orders)} orders, {c.budget_s:g}s each): score {c.score.mean:.2f} ± "
+            f"{c.score.std:.2f} of {c.orders[0].graded} (min {c.score.min:g}, max {c.score.max:g}); "
+            f"time used up to {c.elapsed.max:.1f}s, {c.overruns} overruns"
+        )
+    if analysis.estimate:
+        rows = analysis.estimate["policies"]
+        out.print(
+            f"offline estimate ({analysis.estimate['setup']['runs']} simulated orders): "
+            + ", ".join(f"{p} {r['mean_score']:.2f} ± {r['sd']:.2f}" for p, r in rows.items())
+        )
+    for note in analysis.notes:
+        out.print(f"[yellow]{note}[/yellow]")
+
+
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by aimo eval.")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Where to write the report (default: the run directory).")
+    ] = None,
+) -> None:
+    """Write report.html (self-contained, inline charts) and report.md for a run."""
+    html, md = write_report(run_dir, out_dir)
+    out.print(f"{headline(analyze(RunDir.open(run_dir)))}\nreport: {html}  {md}")
+
+
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="Run directory A (the baseline).")],
+    run_b: Annotated[Path, typer.Argument(help="Run directory B.")],
+    metric: Annotated[str, typer.Option(help="accuracy, pass@K, maj@K, tokens/problem, …")] = "accuracy",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the Markdown here.")] = None,
+) -> None:
+    """Paired comparison of two runs on their common problems: B − A with an interval, what flipped."""
+    try:
+        comparison = compare_runs(RunDir.open(run_a), RunDir.open(run_b), metric)
+    except ValueError as exc:
+        raise AimoError(str(exc)) from None
+    text = render_comparison(comparison)
+    out.print(text, markup=False, highlight=False)
+    if output:
+        output.write_text(text, encoding="utf-8")
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> Any:
+    app.command("eval")(eval_)
+    app.command()(report)
+    app.command()(compare)

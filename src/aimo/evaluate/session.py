@@ -1,0 +1,150 @@
+"""Starting or resuming an evaluation: the run directory, its problems, what is already done; running it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aimo.config import RunConfig
+from aimo.engines.factory import open_engine
+from aimo.engines.traces import load_traces
+from aimo.evaluate.analysis import ESTIMATE_FILE
+from aimo.evaluate.competition import offline_estimate
+from aimo.evaluate.datasets import Dataset, resolve_dataset
+from aimo.evaluate.outcomes import Grader
+from aimo.evaluate.rundir import CONFIG_FILE, Mode, RunDir, RunDirError, RunInfo, machine_info, now_stamp
+from aimo.evaluate.runner import RepeatCallback, run_eval
+from aimo.models import Progress
+from aimo.problems import FieldNames, Problem
+from aimo.solve.run import sandbox_for
+
+
+@dataclass
+class EvalRequest:
+    """What `aimo eval DATASET …` asks for."""
+
+    dataset: str
+    config: RunConfig
+    repeats: int = 1
+    mode: Mode = "eval"
+    out: Path | None = None
+    fields: FieldNames = field(default_factory=FieldNames)
+    limit: int | None = None
+    command: list[str] = field(default_factory=lambda: list(sys.argv))
+
+    def default_out(self, name: str) -> Path:
+        return Path("runs") / f"{name}-{now_stamp()}"
+
+
+@dataclass
+class Session:
+    """A run ready to go: its directory, its problems, and the (repeat, problem) pairs already done."""
+
+    run: RunDir
+    problems: list[Problem]
+    dataset: Dataset
+    done: set[tuple[int, str]]
+
+    @property
+    def todo(self) -> int:
+        return self.run.info.repeats * len(self.problems) - len(self.done)
+
+
+def start(request: EvalRequest, resume: bool = False) -> Session:
+    """A new run of `request`, or (`resume` and the directory holds one) the same run continued."""
+    dataset = resolve_dataset(request.dataset, request.config.engine.traces, request.fields)
+    problems = dataset.problems[: request.limit] if request.limit else dataset.problems
+    out = request.out or request.default_out(dataset.name)
+    if resume and (out / CONFIG_FILE).is_file():
+        run = RunDir.open(out)
+        _check_same(run.info, request, [p.id for p in problems])
+        return Session(run, problems, dataset, run.prepare_resume())
+    info = RunInfo(
+        config=request.config,
+        dataset={**dataset.describe(), "fields": vars(request.fields), "limit": request.limit},
+        problem_ids=[p.id for p in problems],
+        repeats=request.repeats,
+        seed=request.config.sampling.seed or 0,
+        mode=request.mode,
+        machine=machine_info(),
+        command=request.command,
+    )
+    return Session(RunDir.create(out, info), problems, dataset, set())
+
+
+def resume(path: Path) -> Session:
+    """Continue the run in `path` with its own config.json (`aimo eval --resume DIR`)."""
+    run = RunDir.open(path)
+    info = run.info
+    fields = FieldNames(**(info.dataset.get("fields") or {}))
+    dataset = resolve_dataset(info.dataset["spec"], info.config.engine.traces, fields)
+    by_id = {p.id: p for p in dataset.problems}
+    missing = [i for i in info.problem_ids if i not in by_id]
+    if missing:
+        raise RunDirError(
+            f"{info.dataset['spec']} no longer holds problem {missing[0]!r} of the run in {path}"
+        )
+    return Session(run, [by_id[i] for i in info.problem_ids], dataset, run.prepare_resume())
+
+
+def _check_same(info: RunInfo, request: EvalRequest, problem_ids: list[str]) -> None:
+    """Resuming with options that differ from the run's would mix two experiments: refuse."""
+    stored, given = info.config.model_dump(mode="json"), request.config.model_dump(mode="json")
+    for section, values in given.items():
+        for key, value in values.items():
+            if stored.get(section, {}).get(key) != value:
+                old = json.dumps(stored.get(section, {}).get(key))
+                raise RunDirError(
+                    f"--resume: {section}.{key} is {json.dumps(value)} here but {old} in the run; "
+                    "resume with the same options, or with `aimo eval --resume DIR` alone"
+                )
+    if (info.repeats, info.mode) != (request.repeats, request.mode) or info.problem_ids != problem_ids:
+        raise RunDirError(
+            "--resume: the repeats, mode or problems differ from the run's; use the same options"
+        )
+
+
+async def execute(
+    session: Session, *, on_result: RepeatCallback | None = None, progress: Progress | None = None
+) -> None:
+    """Run what is left of the session (engine and sandbox opened here), then its offline estimate."""
+    config = session.run.info.config
+    if session.todo > 0:
+        async with contextlib.AsyncExitStack() as stack:
+            engine = await stack.enter_async_context(open_engine(config.engine, progress=progress))
+            sandbox = await stack.enter_async_context(sandbox_for(config.strategy, config.sandbox))
+            await run_eval(
+                engine, session.problems, session.run, sandbox=sandbox, done=session.done, on_result=on_result
+            )
+    write_estimate(session)
+
+
+def write_estimate(session: Session) -> Path | None:
+    """For a competition run replayed at a set speed: simulated orders of the same traces (estimate.json)."""
+    info = session.run.info
+    config = info.config
+    speed = config.engine.replay_tokens_per_s
+    if (
+        info.mode != "competition"
+        or config.engine.engine != "replay"
+        or not speed
+        or not config.engine.traces
+    ):
+        return None
+    ids = set(info.problem_ids)
+    recorded = [p for p in load_traces(config.engine.traces) if p.problem_id in ids]
+    estimate = offline_estimate(
+        recorded,
+        config.budget,
+        samples=config.strategy.samples,
+        stop_rules=config.strategy.stop_rules,
+        tokens_per_s=speed,
+        grade=Grader(config.strategy.answer_mode),
+        seed=info.seed,
+    )
+    path = session.run.path / ESTIMATE_FILE
+    path.write_text(json.dumps(estimate, indent=2) + "\n", encoding="utf-8")
+    return path
