@@ -78,7 +78,7 @@ def test_estimate_is_samples_times_tokens_over_throughput():
     config = RunConfig.from_dict({"strategy": {"samples": 8}, "sampling": {"max_tokens": 1000}})
     verdict = estimate_verdict(80.0, config, typical_tokens=None)
     assert verdict.status == "pass" and "≈100s per problem" in verdict.detail
-    assert "≈50s" in estimate_verdict(80.0, config, typical_tokens=500).detail
+    assert "≈50.0s" in estimate_verdict(80.0, config, typical_tokens=500).detail
     assert estimate_verdict(0.0, config, None).status == "fail"
     budget = RunConfig.from_dict({**config.model_dump(), "budget": {"total_s": 1000}})
     tight = estimate_verdict(80.0, budget, None)

@@ -22,7 +22,14 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from servers import free_port
+from tinymodel import qwen2_vocab
+
+from aimo.engines.base import EngineError, GenerationRequest, complete
+from aimo.engines.openai import OpenAIEngine
+from aimo.engines.vllm import VLLMEngine
 
 REPO = Path(__file__).resolve().parents[2]
 MESSAGES = [{"role": "user", "content": "What is 6 times 7?"}]
@@ -36,7 +43,11 @@ ENGINE_ARGS: dict[str, Any] = {
 }
 SETUP_HINT = "create it with `bash .ci/vllm-env.sh`, or point AIMO_VLLM_PYTHON at its python"
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow  # every test here but the first starts vLLM (about a minute on a CPU)
+
+
+def request(**kw: Any) -> GenerationRequest:
+    return GenerationRequest(**{"messages": MESSAGES, "max_tokens": 24, "temperature": 1.0, "seed": 1, **kw})
 
 
 # --- the vLLM environment and the model ---------------------------------------------------------
@@ -70,8 +81,6 @@ def vllm_env() -> Path:
 @pytest.fixture(scope="module")
 def tiny_hf(vllm_env: Path) -> Path:
     """The tiny HF model directory, built by tests/tinyhf.py in the vLLM environment."""
-    from tinymodel import qwen2_vocab
-
     try:
         vocab = qwen2_vocab()
     except Exception as exc:
@@ -99,7 +108,7 @@ def seen(vllm_env: Path, tiny_hf: Path, tmp_path_factory: pytest.TempPathFactory
 # --- the driver, run in the vLLM environment ----------------------------------------------------
 
 
-async def _run(engine: Any, request: Any) -> dict[str, Any]:
+async def _run(engine: VLLMEngine, request: GenerationRequest) -> dict[str, Any]:
     """Stream one request to its end; what came out and when."""
     start = time.monotonic()
     text, tokens, chunks, logprobs, first = [], 0, 0, [], None
@@ -125,7 +134,7 @@ async def _run(engine: Any, request: Any) -> dict[str, Any]:
     }
 
 
-async def _after_cancel(engine: Any) -> dict[str, Any]:
+async def _after_cancel(engine: VLLMEngine) -> dict[str, Any]:
     """Right after a stream was given up: does vLLM still track it, and how long until the engine
     core is idle (it drains at once when the request was aborted; otherwise `LONG` tokens remain)."""
     unfinished = engine.unfinished_requests
@@ -140,12 +149,6 @@ async def _after_cancel(engine: Any) -> dict[str, Any]:
 
 
 async def _observe(model: str) -> dict[str, Any]:
-    from aimo.engines.base import GenerationRequest
-    from aimo.engines.vllm import VLLMEngine
-
-    def request(**kw: Any) -> GenerationRequest:
-        return GenerationRequest(**{"messages": MESSAGES, "max_tokens": 24, "temperature": 1.0, "seed": 1, **kw})
-
     start = time.monotonic()
     engine = await asyncio.to_thread(VLLMEngine, model, **ENGINE_ARGS)  # as open_engine builds it
     seen: dict[str, Any] = {"load_s": time.monotonic() - start}
@@ -207,21 +210,22 @@ def test_missing_vllm_is_a_clear_error() -> None:
         pass
     else:
         pytest.skip("vLLM is installed in this environment")
-    from aimo.engines.base import EngineError
-    from aimo.engines.vllm import VLLMEngine
-
     with pytest.raises(EngineError, match=re.escape("pip install 'aimo[vllm]'")):
         VLLMEngine("any/model")
 
 
+@slow
 def test_chat_template_and_assistant_prefix(seen: dict[str, Any]) -> None:
     assert seen["rendered"].startswith("<|im_start|>system\n")  # the model's own template
-    assert seen["rendered"].endswith("<|im_start|>user\nWhat is 6 times 7?<|im_end|>\n<|im_start|>assistant\n")
+    assert seen["rendered"].endswith(
+        "<|im_start|>user\nWhat is 6 times 7?<|im_end|>\n<|im_start|>assistant\n"
+    )
     assert seen["rendered_prefixed"] == seen["rendered"] + PREFIX
     assert seen["prefixed"]["prompt_tokens"] == seen["length"]["prompt_tokens"] + 4  # " Six times seven is"
     assert seen["raw_prompt_ids"] == [21, 9, 22, 28]  # a raw prompt as it is: no template, no BOS
 
 
+@slow
 def test_stream_reports_tokens_and_finish_reason(seen: dict[str, Any]) -> None:
     length = seen["length"]
     assert length["finish"] == "length"
@@ -232,6 +236,7 @@ def test_stream_reports_tokens_and_finish_reason(seen: dict[str, Any]) -> None:
     assert seen["raw"]["prompt_tokens"] == 4 and seen["raw"]["completion_tokens"] == 4
 
 
+@slow
 def test_stop_string_ends_generation_and_is_not_emitted(seen: dict[str, Any]) -> None:
     stop, text, stopped = seen["stop_string"], seen["length"]["text"], seen["stopped"]
     assert stopped["finish"] == "stop"
@@ -240,6 +245,7 @@ def test_stop_string_ends_generation_and_is_not_emitted(seen: dict[str, Any]) ->
     assert stopped["tokens"] == stopped["completion_tokens"]
 
 
+@slow
 def test_logprobs_are_the_top_five_per_token(seen: dict[str, Any]) -> None:
     lp = seen["logprobs"]
     assert len(lp["logprobs"]) == lp["completion_tokens"] == 6
@@ -247,6 +253,7 @@ def test_logprobs_are_the_top_five_per_token(seen: dict[str, Any]) -> None:
         assert len(top) == 5 and top == sorted(top, reverse=True) and all(x <= 0 for x in top)
 
 
+@slow
 def test_concurrent_streams_are_decoded_together(seen: dict[str, Any]) -> None:
     together, alone = seen["concurrent"], seen["alone"]
     assert [r["finish"] for r in together] == ["length"] * 4
@@ -258,6 +265,7 @@ def test_concurrent_streams_are_decoded_together(seen: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("how", ["closed", "cancelled"])
+@slow
 def test_giving_up_a_stream_aborts_its_request(seen: dict[str, Any], how: str) -> None:
     after = seen[how]
     assert after["unfinished"] == 0  # vLLM forgot the request the moment the stream was given up
@@ -271,9 +279,6 @@ def test_giving_up_a_stream_aborts_its_request(seen: dict[str, Any], how: str) -
 @pytest.fixture(scope="module")
 def vllm_server(vllm_env: Path, tiny_hf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`vllm.entrypoints.openai.api_server` on the tiny model; yields its base URL (…/v1)."""
-    import httpx
-    from servers import free_port
-
     port = free_port()
     log = tmp_path_factory.mktemp("vllm-server") / "server.log"
     cmd = [str(vllm_env), "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_hf)]
@@ -307,24 +312,18 @@ def vllm_server(vllm_env: Path, tiny_hf: Path, tmp_path_factory: pytest.TempPath
 
 
 def _running_requests(base_url: str) -> float:
-    import httpx
-
     metrics = httpx.get(base_url.removesuffix("/v1") + "/metrics", timeout=5).text
     found = re.search(r"^vllm:num_requests_running\{[^}]*\} (\S+)$", metrics, re.MULTILINE)
     assert found, "vllm:num_requests_running missing from /metrics"
     return float(found.group(1))
 
 
+@slow
 def test_openai_engine_streams_from_a_vllm_server(vllm_server: str, seen: dict[str, Any]) -> None:
-    from aimo.engines.base import GenerationRequest, complete
-    from aimo.engines.openai import OpenAIEngine
-
     async def go() -> tuple[Any, Any]:
         engine = OpenAIEngine([vllm_server])
         try:
-            plain = GenerationRequest(messages=MESSAGES, max_tokens=24, temperature=1.0, seed=1)
-            prefixed = GenerationRequest(**{**plain.__dict__, "assistant_prefix": PREFIX})
-            return await complete(engine, plain), await complete(engine, prefixed)
+            return await complete(engine, request()), await complete(engine, request(assistant_prefix=PREFIX))
         finally:
             await engine.aclose()
 
@@ -336,15 +335,12 @@ def test_openai_engine_streams_from_a_vllm_server(vllm_server: str, seen: dict[s
     assert plain.text
 
 
+@slow
 def test_openai_stream_closed_midway_aborts_on_the_vllm_server(vllm_server: str) -> None:
-    from aimo.engines.base import GenerationRequest
-    from aimo.engines.openai import OpenAIEngine
-
     async def go() -> float:
         engine = OpenAIEngine([vllm_server])
-        request = GenerationRequest(messages=MESSAGES, max_tokens=LONG, temperature=1.0)
         try:
-            async with aclosing(engine.stream(request)) as stream:
+            async with aclosing(engine.stream(request(max_tokens=LONG))) as stream:
                 n = 0
                 async for _ in stream:
                     n += 1

@@ -28,6 +28,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "simulate_cmd",
     "bench_cmd",
     "doctor_cmd",
+    "eval_cmd",
 )
 
 for _name in _COMMAND_MODULES:

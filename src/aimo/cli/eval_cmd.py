@@ -1,4 +1,4 @@
-"""`aimo eval` (validation runs, resumable, with repeats or competition orders), `aimo report`, `aimo compare`."""
+"""`aimo eval` (resumable validation runs: repeats, competition orders), `aimo report`, `aimo compare`."""
 
 from __future__ import annotations
 
@@ -79,7 +79,8 @@ def eval_(
         typer.Option(help="Competition mode: each order of the problems under this many seconds in total."),
     ] = None,
     orders: Annotated[
-        int | None, typer.Option(min=1, help=f"Competition mode: problem orders to run (default {DEFAULT_ORDERS}).")
+        int | None,
+        typer.Option(min=1, help=f"Competition mode: problem orders to run (default {DEFAULT_ORDERS})."),
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N problems.")] = None,
     report: Annotated[bool, typer.Option(help="Write report.html and report.md at the end.")] = True,
@@ -105,7 +106,9 @@ def eval_(
     if dataset is None:
         raise typer.BadParameter("give a DATASET (or --resume RUN_DIR)")
     if resume_run and out_dir is None and (Path(dataset) / CONFIG_FILE).is_file():
-        given = [name for name, value in flags.items() if value is not None] + (["--config"] if config else [])
+        given = [name for name, value in flags.items() if value is not None] + (
+            ["--config"] if config else []
+        )
         if given:
             raise AimoError(f"--resume RUN_DIR takes its options from the run's config.json; drop {given[0]}")
         session = resume(Path(dataset))
@@ -164,7 +167,9 @@ def _run(session: Session) -> None:
             progress.update(task, advance=1, description=f"repeat {repeat + 1}/{info.repeats}{score}")
 
         asyncio.run(
-            execute(session, on_result=advance, progress=lambda msg: progress.console.print(f"[dim]{msg}[/dim]"))
+            execute(
+                session, on_result=advance, progress=lambda msg: progress.console.print(f"[dim]{msg}[/dim]")
+            )
         )
     err.print(f"[dim]ran {total - done} problem runs in {time.monotonic() - started:.1f}s[/dim]")
 
@@ -176,7 +181,11 @@ def print_summary(analysis: Analysis) -> None:
         table.add_column(column, justify="left" if column == "metric" else "right")
     for name, estimate in analysis.summary.metrics.items():
         table.add_row(
-            name, fmt(name, estimate.value), fmt_ci(name, estimate), fmt_spread(name, estimate), str(estimate.problems)
+            name,
+            fmt(name, estimate.value),
+            fmt_ci(name, estimate),
+            fmt_spread(name, estimate),
+            str(estimate.problems),
         )
     out.print(table)
     if analysis.reference:
@@ -206,7 +215,8 @@ def print_summary(analysis: Analysis) -> None:
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by aimo eval.")],
     out_dir: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Where to write the report (default: the run directory).")
+        Path | None,
+        typer.Option("--out", "-o", help="Where to write the report (default: the run directory)."),
     ] = None,
 ) -> None:
     """Write report.html (self-contained, inline charts) and report.md for a run."""
@@ -218,7 +228,9 @@ def compare(
     run_a: Annotated[Path, typer.Argument(help="Run directory A (the baseline).")],
     run_b: Annotated[Path, typer.Argument(help="Run directory B.")],
     metric: Annotated[str, typer.Option(help="accuracy, pass@K, maj@K, tokens/problem, …")] = "accuracy",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the Markdown here.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the Markdown here.")
+    ] = None,
 ) -> None:
     """Paired comparison of two runs on their common problems: B − A with an interval, what flipped."""
     try:

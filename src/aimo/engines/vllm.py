@@ -106,6 +106,11 @@ class VLLMEngine:
         """Submit the request to vLLM and yield its text deltas; closing the stream aborts it."""
         if self._closed:
             raise EngineError("vllm engine is closed")
+        if getattr(request, "tools", ()):
+            raise EngineError(
+                "the vllm engine does not parse tool calls; serve the model with `vllm serve "
+                "--enable-auto-tool-choice --tool-call-parser ...` and use the openai engine"
+            )
         loop = asyncio.get_running_loop()
         try:
             token_ids = await loop.run_in_executor(self._render_pool, self.prompt_token_ids, request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 
 from aimo.sandbox.config import SandboxConfig
@@ -52,8 +53,7 @@ class Sandbox:
         if pool is None:
             return
         try:
-            for session in list(self._sessions):
-                await session.close()
+            await asyncio.gather(*(session.close() for session in list(self._sessions)))
         finally:
             await pool.close()
 

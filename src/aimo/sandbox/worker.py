@@ -14,6 +14,7 @@ Messages (see `protocol`): harness -> session {"op": "run", "seq", "code", "cpu_
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
 import fcntl
 import io
@@ -29,6 +30,7 @@ import termios
 import threading
 import time
 import traceback
+import types
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any, NoReturn
@@ -103,7 +105,11 @@ class _SessionProcess:
         sys.dont_write_bytecode = True
         if hasattr(sys, "set_int_max_str_digits"):
             sys.set_int_max_str_digits(spec.int_max_str_digits)
-        self._namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+        # A real __main__ module, as in a notebook, so that pickle (multiprocessing) finds its functions.
+        main = types.ModuleType("__main__")
+        main.__dict__["__builtins__"] = builtins
+        sys.modules["__main__"] = main
+        self._namespace: dict[str, Any] = main.__dict__
         self._cell = 0
         self._in_call = False
         self._cpu_exceeded = False
