@@ -99,9 +99,11 @@ def seen(vllm_env: Path, tiny_hf: Path, tmp_path_factory: pytest.TempPathFactory
     """What `VLLMEngine` did in every case, recorded by running this file in the vLLM environment."""
     out = tmp_path_factory.mktemp("vllm") / "seen.json"
     cmd = [str(vllm_env), __file__, str(tiny_hf), str(out)]
-    done = subprocess.run(cmd, env=_vllm_env(), capture_output=True, text=True, timeout=900)
-    if done.returncode != 0 or not out.is_file():
-        pytest.fail(f"the vllm engine driver failed (exit {done.returncode}):\n{_tail(done.stderr)}")
+    done = subprocess.run(
+        cmd, env=_vllm_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900
+    )
+    if done.returncode != 0 or not out.is_file():  # vLLM logs to stdout, Python's traceback to stderr
+        pytest.fail(f"the vllm engine driver failed (exit {done.returncode}):\n{_tail(done.stdout)}")
     return json.loads(out.read_text())
 
 
@@ -146,6 +148,18 @@ async def _after_cancel(engine: VLLMEngine) -> dict[str, Any]:
         drain_s = None
     await engine.async_llm.resume_generation()
     return {"unfinished": unfinished, "drain_s": drain_s}
+
+
+def _stream_in_a_new_loop(engine: VLLMEngine) -> str:
+    async def go() -> None:
+        async for _ in engine.stream(request(max_tokens=1)):
+            pass
+
+    try:
+        asyncio.run(go())
+    except EngineError as exc:
+        return str(exc)
+    return "no error"
 
 
 async def _observe(model: str) -> dict[str, Any]:
@@ -195,6 +209,7 @@ async def _observe(model: str) -> dict[str, Any]:
         await asyncio.gather(task, return_exceptions=True)
         seen["cancelled"] = await _after_cancel(engine)
         seen["after_cancel"] = await _run(engine, request(max_tokens=4))
+        seen["other_loop"] = await asyncio.to_thread(_stream_in_a_new_loop, engine)
     finally:
         await engine.aclose()
     return seen
@@ -273,6 +288,11 @@ def test_giving_up_a_stream_aborts_its_request(seen: dict[str, Any], how: str) -
     assert seen["after_cancel"]["finish"] == "length"
 
 
+@slow
+def test_a_second_event_loop_is_refused_clearly(seen: dict[str, Any]) -> None:
+    assert "one event loop" in seen["other_loop"]
+
+
 # --- the openai engine against vLLM's OpenAI-compatible server -----------------------------------
 
 
@@ -332,12 +352,12 @@ def test_openai_engine_streams_from_a_vllm_server(vllm_server: str, seen: dict[s
     # The server renders the chat itself: the same prompt as the in-process engine's.
     assert plain.prompt_tokens == seen["length"]["prompt_tokens"]
     assert prefixed.prompt_tokens == seen["prefixed"]["prompt_tokens"]  # continue_final_message
-    assert plain.text
+    assert plain.text == seen["length"]["text"]  # same seed and sampling settings, same sample
 
 
 @slow
 def test_openai_stream_closed_midway_aborts_on_the_vllm_server(vllm_server: str) -> None:
-    async def go() -> float:
+    async def go() -> tuple[float, float]:
         engine = OpenAIEngine([vllm_server])
         try:
             async with aclosing(engine.stream(request(max_tokens=LONG))) as stream:
@@ -345,15 +365,20 @@ def test_openai_stream_closed_midway_aborts_on_the_vllm_server(vllm_server: str)
                 async for _ in stream:
                     n += 1
                     if n == 3:
+                        during = await asyncio.to_thread(_running_requests, vllm_server)
                         break
             deadline = time.monotonic() + 30
-            while (running := _running_requests(vllm_server)) > 0 and time.monotonic() < deadline:
+            while (after := await asyncio.to_thread(_running_requests, vllm_server)) and (
+                time.monotonic() < deadline
+            ):
                 await asyncio.sleep(0.2)
-            return running
+            return during, after
         finally:
             await engine.aclose()
 
-    assert asyncio.run(go()) == 0  # the server aborted the request instead of decoding LONG tokens
+    during, after = asyncio.run(go())
+    assert during == 1
+    assert after == 0  # the server aborted the request instead of decoding LONG tokens
 
 
 if __name__ == "__main__":  # the driver: python test_vllm.py MODEL_DIR OUT.json, in the vLLM environment

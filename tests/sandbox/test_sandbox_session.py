@@ -171,3 +171,20 @@ def test_model_text_form():
     long = ExecResult(stdout="s" * 10_000, error="E" * 100).to_model_text(max_chars=500)
     assert len(long) <= 500 and long.startswith("sss") and long.endswith("E" * 100)
     assert "characters omitted" in long
+
+
+def test_multiprocessing_and_subprocesses_work(sandbox):
+    async def body(sb: Sandbox):
+        return await run_cells(
+            sb,
+            "def square(x):\n    return x * x",
+            "import multiprocessing\nwith multiprocessing.Pool(2) as pool:\n"
+            "    print(pool.map(square, range(5)))",
+            "import subprocess, sys\n"
+            "subprocess.run([sys.executable, '-c', 'import sympy; print(sympy.sqrt(8))'],\n"
+            "               capture_output=True, text=True).stdout",
+        )
+
+    _, pooled, child = sandbox(body)
+    assert pooled.stdout == "[0, 1, 4, 9, 16]\n", pooled
+    assert child.stdout == "'2*sqrt(2)\\n'\n", child

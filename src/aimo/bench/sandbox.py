@@ -42,6 +42,8 @@ def run_bench(n: int = 20, jupyter: bool = True, config: SandboxConfig | None = 
             samples.update(_time_jupyter(n, slow_n))
         except ImportError as exc:
             notes.append(f"jupyter column skipped: {exc} (install the `jupyter` or `dev` extra)")
+        except Exception as exc:  # a kernel that will not start must not lose the other columns
+            notes.append(f"jupyter column skipped: the kernel failed: {exc!r}")
     else:
         notes.append("jupyter column skipped (--no-jupyter)")
     notes.append(
@@ -72,9 +74,9 @@ def run_bench(n: int = 20, jupyter: bool = True, config: SandboxConfig | None = 
     )
 
 
-async def _timed(action: Callable[[], Awaitable[Any]]) -> float:
+async def _timed(action: Callable[[str], Awaitable[Any]], code: str) -> float:
     started = time.perf_counter()
-    await action()
+    await action(code)
     return (time.perf_counter() - started) * 1000
 
 
@@ -85,7 +87,7 @@ async def _time_aimo(config: SandboxConfig, n: int) -> dict[tuple[str, str], lis
         async with await sandbox.session() as session:
             for operation, code in OPERATIONS[:2]:
                 await session.run(code)  # warm-up, like the other systems get
-                samples[operation, "aimo"] = [await _timed(lambda c=code: session.run(c)) for _ in range(n)]
+                samples[operation, "aimo"] = [await _timed(session.run, code) for _ in range(n)]
         samples["session start", "aimo"] = await _time_starts(sandbox, n, warm=True)
     cold = config.model_copy(update={"warm_sessions": 0})
     async with Sandbox(cold) as sandbox:

@@ -31,7 +31,7 @@ from aimo.cli.options import (
 from aimo.errors import AimoError
 from aimo.evaluate.analysis import Analysis, analyze
 from aimo.evaluate.compare import compare_runs, render_comparison
-from aimo.evaluate.report import fmt, fmt_ci, fmt_spread, headline, write_report
+from aimo.evaluate.report import fmt, fmt_ci, fmt_spread, headline, reference_line, write_report
 from aimo.evaluate.rundir import CONFIG_FILE, RunDir
 from aimo.evaluate.session import EvalRequest, Session, execute, resume, start
 from aimo.problems import FieldNames
@@ -188,14 +188,8 @@ def print_summary(analysis: Analysis) -> None:
             str(estimate.problems),
         )
     out.print(table)
-    if analysis.reference:
-        own = ", ".join(f"{k} {v:.1%}" for k, v in analysis.reference.items())
-        mine = ", ".join(
-            f"{k} {fmt(k, analysis.summary.metrics[k].value)}"
-            for k in analysis.reference
-            if k in analysis.summary.metrics
-        )
-        out.print(f"trace file's own scores: {own}; graded by aimo: {mine}")
+    if (line := reference_line(analysis)) is not None:
+        out.print(line)
     if (c := analysis.competition) is not None:
         out.print(
             f"competition ({len(c.orders)} orders, {c.budget_s:g}s each): score {c.score.mean:.2f} ± "

@@ -71,6 +71,7 @@ class VLLMEngine:
         self._request_ids = itertools.count()
         # One thread: fast tokenizers must not be used from several threads at once.
         self._render_pool = ThreadPoolExecutor(1, thread_name_prefix="aimo-vllm-render")
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     # --- public API -----------------------------------------------------------------------
@@ -112,6 +113,10 @@ class VLLMEngine:
                 "--enable-auto-tool-choice --tool-call-parser ...` and use the openai engine"
             )
         loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:  # vLLM's output handler and sockets live in the first loop
+            raise EngineError("the vllm engine serves one event loop: stream from the loop it first ran in")
         try:
             token_ids = await loop.run_in_executor(self._render_pool, self.prompt_token_ids, request)
             engine_input = await self._engine_input(token_ids)

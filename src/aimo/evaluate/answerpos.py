@@ -52,7 +52,8 @@ def first_answer_position(text: str, answer: str) -> int | None:
         for config in configs:
             found = extract(prefix, config)
             if found is not None and normalize_key(found.answer) == want:
-                return found.end
+                # An answer on the line after its heading is not at `found.end`: then the cut is.
+                return found.end if found.raw in text[found.start : found.end] else cut
     return None
 
 
@@ -86,13 +87,15 @@ def _mode(answer: str) -> Mode:
 
 
 def _cuts(text: str) -> Iterator[int]:
-    """Ends of the lines that may complete an answer: each trigger line and the line after it."""
+    """Ends of the lines that may complete an answer: each trigger line and the next non-empty line."""
     line_ends = [m.start() for m in re.finditer("\n", text)] + [len(text)]
     starts = [0, *(end + 1 for end in line_ends[:-1])]
     emitted = -1
     for i, (start, end) in enumerate(zip(starts, line_ends, strict=True)):
-        if _TRIGGER.search(text, start, end):
-            for cut in (end, line_ends[min(i + 1, len(line_ends) - 1)]):
-                if cut > emitted:
-                    emitted = cut
-                    yield cut
+        if not _TRIGGER.search(text, start, end):
+            continue
+        following = next((j for j in range(i + 1, len(starts)) if text[starts[j] : line_ends[j]].strip()), i)
+        for cut in (end, line_ends[following]):
+            if cut > emitted:
+                emitted = cut
+                yield cut

@@ -8,12 +8,16 @@ durations from their token counts at a decode speed, for many more orders than o
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from aimo.engines.traces import TraceProblem
+from aimo.answers import ExtractionConfig, extract_answer
+from aimo.engines.replay import CHARS_PER_TOKEN
+from aimo.engines.traces import TraceProblem, TraceSample
 from aimo.evaluate.metrics import Spread, spread
 from aimo.evaluate.rundir import EvalRecord
 from aimo.solve.config import BudgetConfig
@@ -82,6 +86,22 @@ def summarize_competition(scores: Sequence[OrderScore], budget_s: float) -> Comp
         score=spread([float(s.score) for s in scores]),
         elapsed=spread([s.elapsed_s for s in scores]),
     )
+
+
+def as_replayed(problems: Sequence[TraceProblem], answer_mode: str = "auto") -> list[TraceProblem]:
+    """Recorded samples as the replay engine and the sample loop see them: a text-only sample gets the
+    replay's token count (len / CHARS_PER_TOKEN) and the answer aimo extracts from its text."""
+    config = ExtractionConfig(mode="math" if answer_mode == "math" else "integer")
+
+    def replayed(sample: TraceSample) -> TraceSample:
+        if sample.text is None:
+            return sample
+        tokens = sample.completion_tokens or max(1, math.ceil(len(sample.text) / CHARS_PER_TOKEN))
+        return dataclasses.replace(
+            sample, answer=extract_answer(sample.text, config), completion_tokens=tokens
+        )
+
+    return [dataclasses.replace(p, samples=tuple(replayed(s) for s in p.samples)) for p in problems]
 
 
 def offline_estimate(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -78,17 +78,22 @@ class Dataset:
     source: str  # the file read or the hub id fetched
     kind: DatasetKind
     problems: list[Problem]
-    reference: dict[str, float] = field(default_factory=dict)
+    recorded: list[TraceProblem] = field(default_factory=list)  # a trace file's samples
 
-    def describe(self) -> dict[str, Any]:
-        """The dataset part of a run's config.json."""
+    def reference(self, problem_ids: Collection[str] | None = None) -> dict[str, float]:
+        """The trace file's own scores over `problem_ids` (default all); {} when it has none."""
+        wanted = [t for t in self.recorded if problem_ids is None or t.problem_id in problem_ids]
+        return reference_scores(wanted)
+
+    def describe(self, problem_ids: Collection[str] | None = None) -> dict[str, Any]:
+        """The dataset part of a run's config.json (its reference scores over `problem_ids`)."""
         return {
             "name": self.name,
             "spec": self.spec,
             "source": self.source,
             "kind": self.kind,
             "problems": len(self.problems),
-            "reference": self.reference,
+            "reference": self.reference(problem_ids),
         }
 
 
@@ -100,10 +105,7 @@ def same_file(a: str | Path, b: str | Path) -> bool:
 def resolve_dataset(spec: str, traces: str | None = None, fields: FieldNames | None = None) -> Dataset:
     """The problems of `spec`: the trace file being replayed, a problem file, or a known dataset name."""
     if traces is not None and same_file(spec, traces):
-        recorded = load_traces(spec)
-        return Dataset(
-            _short_name(spec), spec, spec, "traces", problems_from_traces(spec), reference_scores(recorded)
-        )
+        return Dataset(_short_name(spec), spec, spec, "traces", problems_from_traces(spec), load_traces(spec))
     if Path(spec).is_file():
         return Dataset(_short_name(spec), spec, spec, "file", load_problems(spec, fields))
     known = KNOWN_DATASETS.get(spec)

@@ -75,6 +75,24 @@ def headline(analysis: Analysis) -> str:
     return ", ".join(parts) or "no graded problems"
 
 
+def reference_line(analysis: Analysis) -> str | None:
+    """The trace file's own scores beside aimo's grading of the same samples (None without them)."""
+    if not analysis.reference:
+        return None
+    metrics, problems = analysis.summary.metrics, analysis.summary.problems
+    own = ", ".join(f"{name} {value:.1%}" for name, value in analysis.reference.items())
+    mine = []
+    for name in analysis.reference:
+        if name in metrics:
+            e = metrics[name]
+            part = f"{name} {fmt(name, e.value)}"
+            mine.append(
+                part
+                + (f" (on the {e.problems} problems with enough samples)" if e.problems < problems else "")
+            )
+    return f"The trace file's own scores: {own}; graded by aimo: {', '.join(mine) or 'none'}."
+
+
 # -- charts -----------------------------------------------------------------------------------------
 
 
@@ -172,6 +190,7 @@ def context(analysis: Analysis) -> dict[str, Any]:
         "summary": analysis.summary,
         "cards": _cards(analysis),
         "reference": analysis.reference,
+        "reference_line": reference_line(analysis),
         "per_repeat": analysis.per_repeat,
         "fmt": fmt,
         "charts": {
@@ -271,14 +290,8 @@ def render_markdown(analysis: Analysis) -> str:
         f"**{headline(analysis)}**",
         "",
     ]
-    if analysis.reference:
-        own = ", ".join(f"{k} {v:.1%}" for k, v in analysis.reference.items())
-        mine = ", ".join(
-            f"{k} {fmt(k, analysis.summary.metrics[k].value)}"
-            for k in analysis.reference
-            if k in analysis.summary.metrics
-        )
-        lines += [f"The trace file's own scores: {own}; graded by aimo: {mine}.", ""]
+    if (line := reference_line(analysis)) is not None:
+        lines += [line, ""]
     lines += [
         "| metric | value | 95% CI (problems) | across repeats: mean ± sd (min – max) | problems |",
         "|---|---:|---:|---:|---:|",

@@ -12,7 +12,7 @@ from aimo.config import RunConfig
 from aimo.engines.factory import open_engine
 from aimo.engines.traces import load_traces
 from aimo.evaluate.analysis import ESTIMATE_FILE
-from aimo.evaluate.competition import offline_estimate
+from aimo.evaluate.competition import as_replayed, offline_estimate
 from aimo.evaluate.datasets import Dataset, resolve_dataset
 from aimo.evaluate.outcomes import Grader
 from aimo.evaluate.rundir import CONFIG_FILE, Mode, RunDir, RunDirError, RunInfo, machine_info, now_stamp
@@ -64,7 +64,11 @@ def start(request: EvalRequest, resume: bool = False) -> Session:
         return Session(run, problems, dataset, run.prepare_resume())
     info = RunInfo(
         config=request.config,
-        dataset={**dataset.describe(), "fields": vars(request.fields), "limit": request.limit},
+        dataset={
+            **dataset.describe({p.id for p in problems}),
+            "fields": vars(request.fields),
+            "limit": request.limit,
+        },
         problem_ids=[p.id for p in problems],
         repeats=request.repeats,
         seed=request.config.sampling.seed or 0,
@@ -137,7 +141,7 @@ def write_estimate(session: Session) -> Path | None:
     ids = set(info.problem_ids)
     recorded = [p for p in load_traces(config.engine.traces) if p.problem_id in ids]
     estimate = offline_estimate(
-        recorded,
+        as_replayed(recorded, config.strategy.answer_mode),
         config.budget,
         samples=config.strategy.samples,
         stop_rules=config.strategy.stop_rules,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import functools
 import os
 import resource
 import stat
@@ -246,7 +247,7 @@ def probe(want: Isolation, uid: int) -> tuple[Isolation, list[str]]:
     wanted = want.to_dict()
     got: dict[str, bool] = {}
     for name in wanted:
-        got[name] = wanted[name] and _try_in_child(lambda name=name: _probe_feature(name, uid, got))
+        got[name] = wanted[name] and _try_in_child(functools.partial(_probe_feature, name, uid, got))
     warnings = [
         f"sandbox: {_FEATURE_TEXT[name]} is not available here; {_FEATURE_RISK[name]}"
         for name in wanted

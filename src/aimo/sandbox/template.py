@@ -112,8 +112,11 @@ class Template:
         try:
             while True:
                 reply = await read_frame(reader)
-                op, future = self._pending.pop(reply.get("id"), ("", None))
-                if future is not None and not future.done():
+                pending = self._pending.pop(reply.get("id", -1), None)
+                if pending is None:
+                    continue
+                op, future = pending
+                if not future.done():
                     future.set_result(reply)
                 elif op == "spawn" and reply.get("ok"):
                     # Whoever asked was cancelled: the session nobody will use must go.

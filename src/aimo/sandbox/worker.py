@@ -193,7 +193,8 @@ class _SessionProcess:
         tree = ast.parse(code, filename, "exec")
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = ast.Expression(tree.body.pop().value)
+            last = ast.Expression(tree.body[-1].value)
+            del tree.body[-1]
         exec(compile(tree, filename, "exec"), self._namespace)
         if last is not None:
             value = eval(compile(last, filename, "eval"), self._namespace)
@@ -219,7 +220,7 @@ def _text_writer(fd: int) -> io.TextIOWrapper:
 
 
 def _bytes_waiting(fd: int) -> int:
-    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])
 
 
 class _IOThread(threading.Thread):

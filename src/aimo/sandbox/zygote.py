@@ -53,6 +53,7 @@ SUPERVISOR_FAILED = 255
 # its socket, so it is probably exiting; waiting a little lets its own exit status be reported.
 GRACE = b"g"
 GRACE_S = 0.1
+SWEEP_TIMEOUT_S = 30.0
 
 
 def main(control_fd: int, config_json: str) -> None:
@@ -138,8 +139,8 @@ class Zygote:
         for name in names:
             try:
                 importlib.import_module(name)
-            except Exception as exc:
-                warnings.append(f"sandbox: cannot preload {name!r}: {exc}")
+            except (Exception, SystemExit) as exc:
+                warnings.append(f"sandbox: cannot preload {name!r}: {exc!r}")
         return warnings
 
     def serve(self) -> NoReturn:
@@ -297,8 +298,11 @@ def _supervise(session_fd: int, kill_r: int, spec: SessionSpec) -> NoReturn:
 
 
 def _kill_descendants() -> None:
-    """Kill and reap every process below this one (a subreaper, so orphans are its children)."""
-    while True:
+    """Kill and reap every process below this one (a subreaper, so orphans are its children).
+
+    Gives up after SWEEP_TIMEOUT_S, on processes that cannot die (stuck in the kernel)."""
+    deadline = time.monotonic() + SWEEP_TIMEOUT_S
+    while time.monotonic() < deadline:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
