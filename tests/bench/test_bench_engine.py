@@ -37,6 +37,12 @@ def test_a_drop_in_throughput_is_saturation():
     assert saturation_point([(1, 10.0), (2, 12.0), (4, 9.0)]) == 2  # 1 → 2 gains 20%, 2 → 4 loses
 
 
+def test_a_noisy_dip_is_not_saturation_when_throughput_grows_again():
+    levels = [(1, 1.75), (2, 1.04), (4, 2.23), (8, 4.89)]  # measured on a busy machine
+    assert saturation_point(levels) is None
+    assert saturation_point([*levels, (16, 5.0)]) == 8
+
+
 def test_steps_other_than_doubling_are_scaled_per_doubling():
     # x4 in one step with +21%: 10% per doubling (just at the line), +20%: under it.
     assert saturation_point([(1, 100.0), (4, 121.5)]) is None

@@ -67,7 +67,7 @@ def test_eval_writes_a_run_directory_and_its_report(tmp_path, tiny_trace):
 
 
 def test_a_killed_eval_resumes_with_nothing_lost_or_doubled(tmp_path, tiny_trace):
-    """SIGKILL a real `aimo eval` between the samples of a problem, resume it, and compare with a clean run."""
+    """SIGKILL a real `aimo eval` between the samples of a problem, resume, compare with a clean run."""
     out = tmp_path / "killed"
     config = replay_config(
         tmp_path, tiny_trace, tokens_per_s=400
@@ -135,8 +135,21 @@ def test_resume_with_other_options_is_refused(tmp_path, tiny_trace):
     out = tmp_path / "run"
     aimo_eval(*replay_args(tiny_trace, "--out", str(out), "--no-report", "--limit", "2"))
     with pytest.raises(AimoError, match=r"strategy\.samples is 2 here but 4"):
-        aimo_eval(str(tiny_trace), "--engine", "replay", "--traces", str(tiny_trace), "-n", "2", "--limit", "2",
-                  "--out", str(out), "--resume", "--no-report")  # fmt: skip
+        aimo_eval(
+            str(tiny_trace),
+            "--engine",
+            "replay",
+            "--traces",
+            str(tiny_trace),
+            "-n",
+            "2",
+            "--limit",
+            "2",
+            "--out",
+            str(out),
+            "--resume",
+            "--no-report",
+        )
     with pytest.raises(AimoError, match="already holds a run"):
         aimo_eval(*replay_args(tiny_trace, "--out", str(out), "--no-report", "--limit", "2"))
     # the same options resume (nothing left to do), and --resume DIR alone takes no engine options
@@ -149,8 +162,9 @@ def test_resume_with_other_options_is_refused(tmp_path, tiny_trace):
 def test_competition_mode_runs_orders_under_the_time_manager(tmp_path, tiny_trace):
     out = tmp_path / "comp"
     config = replay_config(tmp_path, tiny_trace, tokens_per_s=4000)
-    result = aimo_eval(str(tiny_trace), "-c", str(config), "--simulate-budget", "30", "--orders", "3",
-                       "--out", str(out))  # fmt: skip
+    result = aimo_eval(
+        str(tiny_trace), "-c", str(config), "--simulate-budget", "30", "--orders", "3", "--out", str(out)
+    )
     info = json.loads((out / "config.json").read_text())
     assert (
         info["mode"] == "competition" and info["repeats"] == 3 and info["config"]["budget"]["total_s"] == 30
@@ -171,8 +185,18 @@ def test_competition_mode_runs_orders_under_the_time_manager(tmp_path, tiny_trac
 def test_compare_two_runs(tmp_path, tiny_trace):
     a, b = tmp_path / "a", tmp_path / "b"
     aimo_eval(*replay_args(tiny_trace, "--out", str(a), "--no-report"))
-    aimo_eval(str(tiny_trace), "--engine", "replay", "--traces", str(tiny_trace), "-n", "1", "--out", str(b),
-              "--no-report")  # fmt: skip
+    aimo_eval(
+        str(tiny_trace),
+        "--engine",
+        "replay",
+        "--traces",
+        str(tiny_trace),
+        "-n",
+        "1",
+        "--out",
+        str(b),
+        "--no-report",
+    )
     md = tmp_path / "cmp.md"
     result = runner.invoke(app, ["compare", str(a), str(b), "--output", str(md)])
     assert result.exit_code == 0, result.output
@@ -188,9 +212,22 @@ def test_a_known_dataset_offline_fails_fast_in_one_line(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "AIMO_SHARED_DATA": str(tmp_path)}
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "aimo", "eval", "aime2024", "--engine", "replay", "--out", str(tmp_path / "r")],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "aimo",
+            "eval",
+            "aime2024",
+            "--engine",
+            "replay",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 2
     message = done.stderr.strip()
     assert len(message.splitlines()) == 1, message
@@ -216,12 +253,25 @@ def test_known_names_read_the_shared_copy_and_need_datasets_otherwise(tmp_path, 
 def test_math_cot_100_replay_against_the_files_own_scores(tmp_path, shared_data_dir):
     trace = shared_data_dir / "traces" / "math_cot_100.jsonl"
     out = tmp_path / "math"
-    result = aimo_eval(str(trace), "--engine", "replay", "--traces", str(trace), "-n", "8", "--max-tokens", "4096",
-                       "--out", str(out))  # fmt: skip
+    result = aimo_eval(
+        str(trace),
+        "--engine",
+        "replay",
+        "--traces",
+        str(trace),
+        "-n",
+        "8",
+        "--max-tokens",
+        "4096",
+        "--out",
+        str(out),
+    )
     info = json.loads((out / "config.json").read_text())
     assert info["dataset"]["reference"] == {"pass@1": pytest.approx(0.91), "maj@8": pytest.approx(0.93)}
     assert "The trace file's own scores: pass@1 91.0%, maj@8 93.0%" in " ".join(result.output.split())
     md = (out / "report.md").read_text()
-    assert "| accuracy | 93.0% |" in md
+    # two problems tie 4-4 and go to the answer that finished first, which varies from run to run
+    assert "| accuracy | 93.0% |" in md or "| accuracy | 94.0% |" in md
+    assert "| maj@8 | 92.5% |" in md  # ties split: no run-to-run variation
     # aimo's grader differs from the file's on a few samples (e.g. "4:30 p.m." is right by ours)
     assert "| pass@1 | 91.1% |" in md

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -45,7 +45,7 @@ def test_pass_at_k_grows_with_k_from_c_over_n(nc):
     n, c = nc
     values = [pass_at_k(n, c, k) for k in range(1, n + 1)]
     assert values[0] == pytest.approx(c / n)
-    assert all(a <= b + 1e-12 for a, b in zip(values, values[1:], strict=False))
+    assert all(a <= b + 1e-12 for a, b in pairwise(values))
     assert values[-1] == (1.0 if c else 0.0)
 
 

@@ -68,19 +68,45 @@ def test_the_report_renders_in_chromium(tmp_path, tiny_trace):
         pytest.skip("needs Debian's chromium for a headless screenshot: apt-get install -y chromium")
     out = tmp_path / "run"
     result = CliRunner().invoke(
-        app, ["eval", str(tiny_trace), "--engine", "replay", "--traces", str(tiny_trace), "-n", "4",
-              "--repeats", "2", "--out", str(out)],
-    )  # fmt: skip
+        app,
+        [
+            "eval",
+            str(tiny_trace),
+            "--engine",
+            "replay",
+            "--traces",
+            str(tiny_trace),
+            "-n",
+            "4",
+            "--repeats",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     shot = tmp_path / "report.png"
     profile = tmp_path / "chromium-profile"
     done = subprocess.run(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", f"--screenshot={shot}", "--window-size=1280,2400",
-         (out / "report.html").resolve().as_uri()],
-        capture_output=True, text=True, timeout=90,
-    )  # fmt: skip
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--screenshot={shot}",
+            "--window-size=1280,2400",
+            (out / "report.html").resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     shutil.rmtree(profile, ignore_errors=True)
     assert shot.is_file() and shot.stat().st_size > 20_000, done.stderr[-2000:]
     width, height, rows = png_pixels(shot)

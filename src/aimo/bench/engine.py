@@ -118,23 +118,25 @@ def level_row(concurrency: int, timings: Sequence[StreamTiming], wall_s: float) 
 
 
 def saturation_point(levels: Sequence[tuple[int, float]], min_gain: float = MIN_GAIN) -> int | None:
-    """The first concurrency after which doubling gains less than `min_gain` throughput.
+    """The lowest concurrency from which doubling gains less than `min_gain` throughput, for good.
 
-    `levels` are (concurrency, tok/s) pairs; steps other than doubling are scaled to a doubling
-    (a step of x4 that gains 21% is 10% per doubling). None: throughput still grows at the last level.
+    `levels` are (concurrency, tok/s) pairs. Concurrency c is the saturation point when no higher
+    level beats it by `min_gain` or more per doubling (x4 must gain 21% for 10% per doubling), so a
+    single noisy dip does not end the search while throughput grows again after it. None: the last
+    level still grew, or there is only one level.
     """
-    ordered = sorted(levels)
-    for (c1, t1), (c2, t2) in itertools.pairwise(ordered):
-        if c2 <= c1:
-            continue
-        if t1 <= 0:
-            if t2 <= 0:
-                return c1
-            continue
-        per_doubling = (t2 / t1) ** (1 / math.log2(c2 / c1)) - 1
-        if per_doubling < min_gain:
+    ordered = sorted(dict(levels).items())
+    for i, (c1, t1) in enumerate(ordered[:-1]):
+        later = ordered[i + 1 :]
+        if all(not _gains_enough(c1, t1, c2, t2, min_gain) for c2, t2 in later):
             return c1
     return None
+
+
+def _gains_enough(c1: int, t1: float, c2: int, t2: float, min_gain: float) -> bool:
+    if t1 <= 0:
+        return t2 > 0
+    return t2 >= t1 * (1 + min_gain) ** math.log2(c2 / c1)
 
 
 def gains(levels: Sequence[tuple[int, float]]) -> list[float | None]:
@@ -196,8 +198,7 @@ def _summarize(result: BenchResult, pairs: list[tuple[int, float]], max_tokens: 
     else:
         result.ratios["saturation concurrency"] = float(point)
         result.notes.append(
-            f"saturation at concurrency {point}: more concurrent streams gain less than "
-            f"{MIN_GAIN:.0%} per doubling"
+            f"saturation at concurrency {point}: no higher level gains {MIN_GAIN:.0%} or more per doubling"
         )
     short = [r["concurrency"] for r in result.rows if r["tokens/stream"] < max_tokens / 2]
     if short:

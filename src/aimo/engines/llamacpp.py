@@ -134,11 +134,9 @@ class LlamaCppEngine:
     def render_prompt(self, request: GenerationRequest) -> str:
         """The exact text the model sees: the chat template applied, then the assistant's prefix."""
         if request.prompt is not None:
-            return request.prompt
-        return (
-            self._chat(messages=list(request.messages or ()), add_generation_prompt=True)
-            + request.assistant_prefix
-        )
+            return request.prompt + request.assistant_prefix
+        chat = self._chat(messages=list(request.messages or ()), add_generation_prompt=True)
+        return chat + request.assistant_prefix
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens of `text` as this model tokenizes a prompt."""

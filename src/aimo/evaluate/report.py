@@ -125,9 +125,14 @@ def k_curve(analysis: Analysis) -> str:
     low = max(0.0, math.floor((min(values, default=0.0) - 0.02) * 20) / 20)
     high = min(1.0, math.ceil((max(values, default=1.0) + 0.02) * 20) / 20)
     return svg.line_chart(
-        series, x_label="k (samples voted)", y_label="accuracy", y_range=(low, max(high, low + 0.05)),
-        log2_x=True, percent=True, marks=marks,
-    )  # fmt: skip
+        series,
+        x_label="k (samples voted)",
+        y_label="accuracy",
+        y_range=(low, max(high, low + 0.05)),
+        log2_x=True,
+        percent=True,
+        marks=marks,
+    )
 
 
 def token_histogram(analysis: Analysis) -> str:
@@ -239,13 +244,19 @@ def _cards(analysis: Analysis) -> list[tuple[str, str, str]]:
 
 def _position_text(analysis: Analysis) -> str:
     p = analysis.positions["all"]
+    caveat = (
+        " Samples stopped at their first box in this run (strategy.stop_on_boxed), so a box always ends "
+        "them; run with stop_on_boxed = false to see how much a model writes after its answer."
+        if analysis.run.info.config.strategy.stop_on_boxed
+        else ""
+    )
     if not p.fractions:
-        return "No sample stated its final answer in its text (answers came from code or were forced)."
+        return "No sample stated its final answer in its text (answers came from code or were forced)." + caveat
     return (
         f"Of {p.samples} answered samples, {len(p.fractions)} state their final answer in the text; "
         f"the median sample first gives it at {p.median:.1%} of its length. "
         f"{p.share_after:.1%} of their tokens came after the final answer had first appeared "
-        "(what stopping at the first answer would have saved)."
+        "(what stopping at the first answer would have saved)." + caveat
     )
 
 

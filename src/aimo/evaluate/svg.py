@@ -101,6 +101,7 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 def fmt_tick(value: float) -> str:
     """A tick label: integers plain, large numbers with k, others with two significant decimals."""
+    value = round(value, 9)
     if abs(value) >= 10_000:
         return f"{value / 1000:g}k"
     if float(value).is_integer():
@@ -304,4 +305,6 @@ def even_edges(values: Sequence[float], bins: int = 12) -> list[float]:
         return [low, low + 1.0]
     step = nice_step((high - low) / bins)
     count = max(1, math.ceil((high - low) / step - 1e-9))
-    return [round(low + step * i, 10) for i in range(count + 1)]
+    edges = [low + step * i for i in range(count + 1)]
+    edges[-1] = max(edges[-1], high)  # float error must not leave the maximum outside
+    return edges
