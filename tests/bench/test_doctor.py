@@ -4,12 +4,13 @@ that streams empty completions (the engine check fails)."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 from servers import ScriptedSSE, chat_delta
 
 from aimo.config import RunConfig
 from aimo.doctor import run_doctor
-from aimo.doctor.checks import estimate_verdict
+from aimo.doctor.checks import capacity_verdict, estimate_verdict
 from aimo.doctor.probes import judge_rendering, judge_reply, judge_stop, pick_stop_string
 
 SYSTEM = "Be brief."
@@ -74,6 +75,16 @@ def test_stop_judgement():
     assert judge_stop(free, "1, 2, 9", "stop", "7, 8").status == "warn"  # the runs differed first
 
 
+def test_capacity_of_an_in_process_engine():
+    config = RunConfig.from_dict({"strategy": {"samples": 8}, "sampling": {"max_tokens": 2048}})
+    roomy = SimpleNamespace(name="llamacpp", n_ctx=32768, max_sequences=16)
+    assert capacity_verdict(roomy, config).status == "pass"
+    tight = capacity_verdict(SimpleNamespace(name="llamacpp", n_ctx=8192, max_sequences=4), config)
+    assert tight.status == "warn" and "8 samples but 4 sequence slots" in tight.detail
+    assert "context holds 8,192" in tight.detail
+    assert capacity_verdict(SimpleNamespace(name="openai"), config).status == "skip"
+
+
 def test_estimate_is_samples_times_tokens_over_throughput():
     config = RunConfig.from_dict({"strategy": {"samples": 8}, "sampling": {"max_tokens": 1000}})
     verdict = estimate_verdict(80.0, config, typical_tokens=None)
@@ -89,7 +100,7 @@ def test_doctor_on_the_tiny_model_fails_only_the_answer_check(tiny_model, run_ai
     done = run_aimo("doctor", "--model", str(tiny_model), "--samples", "2", "--max-tokens", "24")
     assert done.returncode == 1, done.stdout + done.stderr
     lines = {line.split()[1]: line for line in done.stdout.splitlines() if line[:1] in "✓✗!–"}
-    for name in ("engine", "chat", "stop", "sandbox", "speed"):
+    for name in ("engine", "capacity", "chat", "stop", "sandbox", "speed"):
         assert lines[name].startswith("✓"), done.stdout
     assert lines["answer"].startswith("✗")
     assert "doctor: FAILED answer: no sample of 'What is 2+3?' boxed 5" in done.stderr
@@ -114,6 +125,7 @@ def test_run_doctor_reports_each_check_as_it_goes():
         results = asyncio.run(run_doctor(config, on_check=seen.append))
     assert [r.name for r in results] == [
         "engine",
+        "capacity",
         "chat template",
         "stop strings",
         "sandbox",
@@ -122,7 +134,7 @@ def test_run_doctor_reports_each_check_as_it_goes():
     ]
     assert seen == results
     assert results[0].status == "fail"
-    assert [r.status for r in results[1:3]] == ["skip", "skip"]
+    assert [r.status for r in results[1:4]] == ["skip", "skip", "skip"]
 
 
 def test_an_engine_that_cannot_start_fails_the_engine_check(tmp_path):
@@ -130,3 +142,13 @@ def test_an_engine_that_cannot_start_fails_the_engine_check(tmp_path):
     results = asyncio.run(run_doctor(config))
     assert results[0].name == "engine" and results[0].status == "fail"
     assert "missing.gguf" in results[0].detail
+
+
+def test_the_replay_engine_has_nothing_to_check_but_the_sandbox(tmp_path):
+    trace = tmp_path / "t.jsonl"
+    trace.write_text('{"problem_id": "p", "problem": "What is 2+3?", "samples": [{"answer": "5"}]}\n')
+    config = RunConfig.from_dict({"engine": {"engine": "replay", "traces": str(trace)}})
+    results = asyncio.run(run_doctor(config))
+    assert {r.name: r.status for r in results if r.name != "sandbox"} == dict.fromkeys(
+        ["engine", "capacity", "chat template", "stop strings", "answer", "speed"], "skip"
+    )

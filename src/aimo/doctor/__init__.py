@@ -13,7 +13,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aimo.bench.engine import fit_engine_config
 from aimo.config import RunConfig
 from aimo.doctor import checks
 from aimo.doctor.probes import Status, Verdict
@@ -53,7 +52,9 @@ async def run_doctor(
     typical_tokens: int | None = None,
     progress: Progress | None = None,
 ) -> list[CheckResult]:
-    """Run every check in order; engine checks are skipped once the engine itself has failed."""
+    """Run every check in order; engine checks are skipped once the engine itself has failed.
+
+    The engine is opened exactly as a run with `config` would open it, so that its limits show."""
     results: list[CheckResult] = []
 
     def report(result: CheckResult) -> None:
@@ -62,12 +63,9 @@ async def run_doctor(
             on_check(result)
 
     needs_code = config.strategy.strategy != "cot" and config.strategy.code_rounds > 0
-    engine_config = fit_engine_config(
-        config.engine, config.strategy.samples, max(config.sampling.max_tokens, checks.ANSWER_MAX_TOKENS)
-    )
     async with contextlib.AsyncExitStack() as stack:
         try:
-            engine = await stack.enter_async_context(open_engine(engine_config, progress))
+            engine = await stack.enter_async_context(open_engine(config.engine, progress))
         except Exception as exc:  # a model that cannot be found or loaded, a bad engine name
             report(CheckResult("engine", "fail", f"could not start the engine: {exc}", 0.0))
             report(await _timed("sandbox", lambda: _sandbox(config, needs_code), timeout_s))
@@ -84,26 +82,33 @@ async def _engine_checks(
     typical_tokens: int | None,
     needs_code: bool,
 ) -> None:
-    engine_check = await _timed("engine", lambda: checks.check_engine(engine), timeout_s)
-    report(engine_check)
-    usable = engine_check.status != "fail"
     steps: list[tuple[str, Callable[[], Awaitable[Verdict]], bool]] = [
+        ("engine", lambda: checks.check_engine(engine), True),
+        ("capacity", lambda: _capacity(engine, config), True),
         ("chat template", lambda: checks.check_template(engine), True),
         ("stop strings", lambda: checks.check_stop(engine), True),
         ("sandbox", lambda: _sandbox(config, needs_code), False),
         ("answer", lambda: checks.check_answer(engine, config), True),
         ("speed", lambda: _speed(engine, config, typical_tokens), True),
     ]
+    skip = "the replay engine plays recordings: nothing to check" if engine.name == "replay" else None
     for name, action, needs_engine in steps:
-        if needs_engine and not usable:
-            report(CheckResult(name, "skip", "skipped: the engine check failed", 0.0))
-        else:
-            report(await _timed(name, action, timeout_s))
+        if needs_engine and skip:
+            report(CheckResult(name, "skip", skip, 0.0))
+            continue
+        result = await _timed(name, action, timeout_s)
+        report(result)
+        if name == "engine" and result.status == "fail":
+            skip = "skipped: the engine check failed"
 
 
 async def _speed(engine: Engine, config: RunConfig, typical_tokens: int | None) -> Verdict:
     tok_s = await checks.measure_speed(engine, config)
     return checks.estimate_verdict(tok_s, config, typical_tokens)
+
+
+async def _capacity(engine: Engine, config: RunConfig) -> Verdict:
+    return checks.capacity_verdict(engine, config)
 
 
 def _sandbox(config: RunConfig, needed: bool) -> Awaitable[Verdict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from aimo.bench.engine import level_requests, run_concurrently
+from aimo.bench.engine import PROMPT_TOKENS_ALLOWANCE, level_requests, run_concurrently
 from aimo.config import RunConfig
 from aimo.doctor.probes import Verdict, judge_rendering, judge_reply, judge_stop, pick_stop_string
 from aimo.engines.base import Engine, GenerationRequest, Message, complete
@@ -40,11 +40,29 @@ async def check_engine(engine: Engine) -> Verdict:
     return Verdict("pass", f"{engine.name} answered {done.completion_tokens} tokens: {reply!r}")
 
 
+def capacity_verdict(engine: Engine, config: RunConfig) -> Verdict:
+    """In-process engines: can the KV cache hold every sample of a problem at the token cap?"""
+    n_ctx, slots = getattr(engine, "n_ctx", None), getattr(engine, "max_sequences", None)
+    if not isinstance(n_ctx, int) or not isinstance(slots, int):
+        return Verdict("skip", f"{engine.name} manages its own KV cache")
+    samples, cap = config.strategy.samples, config.sampling.max_tokens
+    need = samples * (cap + PROMPT_TOKENS_ALLOWANCE)
+    problems = []
+    if samples > slots:
+        problems.append(f"{samples} samples but {slots} sequence slots: the rest wait their turn")
+    if need > n_ctx:
+        problems.append(
+            f"{samples} samples × {cap} tokens need ≈{need:,} KV cells but the context holds {n_ctx:,}: "
+            "long samples fail with a full KV cache (raise [engine] n_ctx)"
+        )
+    if problems:
+        return Verdict("warn", "; ".join(problems))
+    return Verdict("pass", f"{samples} samples × {cap} tokens fit ({n_ctx:,} cells, {slots} slots)")
+
+
 async def check_template(engine: Engine) -> Verdict:
     """llamacpp: the rendered prompt holds the messages and ends with the assistant header; other
     engines: a chat request returns text without raw template tokens."""
-    if engine.name == "replay":
-        return Verdict("skip", "the replay engine plays recordings: no chat template")
     render = getattr(engine, "render_prompt", None)
     if render is not None:
         return judge_rendering(lambda m: render(GenerationRequest(messages=m)), PROMPTS["cot"].system)
@@ -55,8 +73,6 @@ async def check_template(engine: Engine) -> Verdict:
 
 async def check_stop(engine: Engine) -> Verdict:
     """A greedy generation, then the same one with a stop string picked from its second half."""
-    if engine.name == "replay":
-        return Verdict("skip", "the replay engine plays recordings (its stop strings have their own tests)")
     base = GenerationRequest(messages=COUNTING, max_tokens=STOP_PROBE_TOKENS, temperature=0.0, seed=0)
     free = await complete(engine, base)
     stop = pick_stop_string(free.text)
@@ -126,9 +142,10 @@ def estimate_verdict(tok_s: float, config: RunConfig, typical_tokens: int | None
     if tok_s <= 0:
         return Verdict("fail", f"no tokens came from {samples} concurrent streams")
     per_problem = samples * typical / tok_s
+    digits = 0 if per_problem >= 100 else 1
     detail = (
-        f"≈{per_problem:,.{0 if per_problem >= 100 else 1}f}s per problem ({config.strategy.strategy}: {samples} samples × {typical} tokens "
-        f"at {tok_s:,.1f} tok/s measured with {samples} streams)"
+        f"≈{per_problem:,.{digits}f}s per problem ({config.strategy.strategy}: {samples} samples × "
+        f"{typical} tokens at {tok_s:,.1f} tok/s measured with {samples} streams)"
     )
     budget = config.budget
     if budget.total_s is not None:

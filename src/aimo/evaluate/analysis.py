@@ -88,7 +88,7 @@ def _per_repeat(views: Sequence[ProblemView], summary: Summary) -> dict[int, dic
     result: dict[int, dict[str, float]] = {}
     for repeat in sorted({v.repeat for v in views}):
         one = summarize([v for v in views if v.repeat == repeat])
-        names = ["accuracy", "pass@1", *(f"maj@{k}" for k in summary.ks[-1:] if k > 1)]
+        names = ["accuracy", "pass@1", *([summary.top_maj] if summary.top_maj else [])]
         result[repeat] = {n: one.metrics[n].value for n in names if n in one.metrics}
     return result
 

@@ -6,12 +6,15 @@ when there is one, else fetches the Hugging Face dataset through the optional `d
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import statistics
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
 from aimo.engines.traces import TraceProblem, load_traces
 from aimo.errors import AimoError
@@ -131,6 +134,12 @@ def load_hf_dataset(known: KnownDataset, fields: FieldNames | None = None) -> li
         raise DatasetError(
             f"{known.hf_id}: fetching datasets needs the `datasets` package: pip install 'aimo[datasets]'"
         ) from None
+    unreachable = _hub_unreachable()
+    if unreachable:
+        raise DatasetError(
+            f"could not fetch {known.hf_id}: {unreachable}; offline? pass a local problem file instead "
+            "(HF_DATASETS_OFFLINE=1 reads a cached copy)"
+        )
     try:
         rows = datasets.load_dataset(known.hf_id, split=known.split)
     except Exception as exc:
@@ -173,6 +182,24 @@ def reference_scores(recorded: Sequence[TraceProblem]) -> dict[str, float]:
         voted += any(bool(s.meta["correct"]) for s in problem.samples if normalize_key(s.answer) == top)
     n = max(len(p.samples) for p in scored)
     return {"pass@1": pass1, f"maj@{n}": voted / len(scored)}
+
+
+def _hub_unreachable() -> str | None:
+    """Why the hub cannot be reached, found fast (a failed name lookup), else None.
+
+    Without it an offline machine spends half a minute in retries. Skipped where a proxy is set
+    (names resolve there) or offline mode is on (`datasets` then reads its cache at once).
+    """
+    proxies = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+    offline = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    if any(os.environ.get(name) for name in proxies + offline):
+        return None
+    host = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError as exc:
+        return f"cannot resolve {host} ({exc.strerror or exc})"
+    return None
 
 
 def _first_present(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> str | None:

@@ -92,6 +92,25 @@ class Summary:
     repeats: int = 1
     problems: int = 0
 
+    @property
+    def full_ks(self) -> tuple[int, ...]:
+        """The k whose maj@k and pass@k cover every graded problem (early stopping leaves some with fewer
+        than k finished samples, and those are left out of maj@k and pass@k)."""
+        base = self.metrics.get("pass@1")
+        if base is None:
+            return ()
+        return tuple(
+            k
+            for k in self.ks
+            if (m := self.metrics.get(f"pass@{k}")) is not None and m.problems == base.problems
+        )
+
+    @property
+    def top_maj(self) -> str | None:
+        """The name of the largest maj@k that covers every graded problem (None: only pass@1)."""
+        ks = [k for k in self.full_ks if k > 1]
+        return f"maj@{ks[-1]}" if ks else None
+
 
 # -- estimators -------------------------------------------------------------------------------------
 

@@ -68,8 +68,8 @@ def headline(analysis: Analysis) -> str:
     """One line: the accuracy the strategy achieved, pass@1 and maj@n, with intervals."""
     metrics = analysis.summary.metrics
     parts = []
-    for name in ("accuracy", "pass@1", f"maj@{analysis.summary.ks[-1]}" if analysis.summary.ks else ""):
-        if name in metrics and (name != "maj@1"):
+    for name in ("accuracy", "pass@1", analysis.summary.top_maj or ""):
+        if name in metrics:
             e = metrics[name]
             parts.append(f"{name} {fmt(name, e.value)}" + (f" [{fmt_ci(name, e)}]" if e.ci else ""))
     return ", ".join(parts) or "no graded problems"
@@ -98,7 +98,7 @@ def reference_line(analysis: Analysis) -> str | None:
 
 def k_curve(analysis: Analysis) -> str:
     """maj@k and pass@k against k, with their intervals; the strategy's accuracy and the file's scores."""
-    metrics, ks = analysis.summary.metrics, analysis.summary.ks
+    metrics, ks = analysis.summary.metrics, analysis.summary.full_ks
     series = []
     for kind, color in (("maj", svg.PALETTE[0]), ("pass", svg.PALETTE[2])):
         names = ["pass@1" if k == 1 else f"{kind}@{k}" for k in ks]
@@ -115,6 +115,7 @@ def k_curve(analysis: Analysis) -> str:
                 )
             )
     reference = [(int(name.split("@")[1]), value) for name, value in analysis.reference.items()]
+    reference = [(k, value) for k, value in reference if k in ks]
     if reference:
         xs, ys = zip(*reference, strict=True)
         series.append(svg.Series("trace file's own", xs, ys, color="#475569", line=False))
@@ -223,11 +224,9 @@ def context(analysis: Analysis) -> dict[str, Any]:
 
 def _cards(analysis: Analysis) -> list[tuple[str, str, str]]:
     """(label, value, detail) of the headline cards."""
-    metrics, ks = analysis.summary.metrics, analysis.summary.ks
+    metrics = analysis.summary.metrics
     cards = []
-    names = ["accuracy", "pass@1"]
-    if ks and ks[-1] > 1:
-        names.append(f"maj@{ks[-1]}")
+    names = ["accuracy", "pass@1", *([analysis.summary.top_maj] if analysis.summary.top_maj else [])]
     labels = {"accuracy": "accuracy (strategy as run)"}
     for name in names:
         if name in metrics:
@@ -251,7 +250,9 @@ def _position_text(analysis: Analysis) -> str:
         else ""
     )
     if not p.fractions:
-        return "No sample stated its final answer in its text (answers came from code or were forced)." + caveat
+        return (
+            "No sample stated its final answer in its text (answers came from code or were forced)." + caveat
+        )
     return (
         f"Of {p.samples} answered samples, {len(p.fractions)} state their final answer in the text; "
         f"the median sample first gives it at {p.median:.1%} of its length. "

@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
+from typing import Literal
 
 WIDTH, HEIGHT = 640, 280
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 16, 30, 44
@@ -128,15 +129,14 @@ def _axes(frame: _Frame, x_label: str, y_label: str, y_ticks: Sequence[float], p
     )
 
 
-LegendKind = str  # "box", "line", "dash" or "diamond"
+LegendKind = Literal["box", "line", "dash", "diamond"]
 
 
-def _legend(frame: _Frame, items: Sequence[tuple[str, str] | tuple[str, str, LegendKind]]) -> None:
-    """A row of swatches above the plot: (label, colour[, kind])."""
+def _legend(frame: _Frame, items: Sequence[tuple[str, str]], kinds: Sequence[LegendKind] = ()) -> None:
+    """A row of swatches above the plot: (label, colour), each drawn as its kind (default a box)."""
     x = frame.left
-    for item in items:
-        label, color = item[0], item[1]
-        kind = item[2] if len(item) > 2 else "box"  # type: ignore[misc]
+    for n, (label, color) in enumerate(items):
+        kind = kinds[n] if n < len(kinds) else "box"
         if kind == "box":
             swatch = f'<rect x="{x}" y="8" width="12" height="12" rx="2" fill="{color}"/>'
         elif kind == "diamond":
@@ -209,11 +209,9 @@ def line_chart(
                 else _diamond(x, y, s.color)
             )
             frame.parts.append(f"<g>{marker}<title>{label}</title></g>")
-    legend: list[tuple[str, str, LegendKind]] = [
-        (s.label, s.color, "line" if s.line else "diamond") for s in series
-    ]
-    legend += [(label, color, "dash") for _, label, color in marks]
-    _legend(frame, legend)
+    items = [(s.label, s.color) for s in series] + [(label, color) for _, label, color in marks]
+    kinds: list[LegendKind] = ["line" if s.line else "diamond" for s in series] + ["dash"] * len(marks)
+    _legend(frame, items, kinds)
     return frame.svg(y_label)
 
 
@@ -301,8 +299,8 @@ def even_edges(values: Sequence[float], bins: int = 12) -> list[float]:
     if not values:
         return [0.0, 1.0]
     low, high = min(0.0, min(values)), max(values)
-    if high <= low:
-        return [low, low + 1.0]
+    if high - low <= 1e-9 * max(1.0, abs(high)):  # one value (or float dust): a single bin
+        return [low, max(high, low + 1.0)]
     step = nice_step((high - low) / bins)
     count = max(1, math.ceil((high - low) / step - 1e-9))
     edges = [low + step * i for i in range(count + 1)]
