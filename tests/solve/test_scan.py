@@ -57,3 +57,8 @@ def test_many_one_character_deltas_keep_offsets_right():
         s.feed(ch)
     s.feed("\\boxed{5}")
     assert s.boxed_end == 300_000 + len("\\boxed{5}")
+
+
+def test_empty_and_phantom_boxes_are_templates_not_answers():
+    s = scan(["Answer format: \\boxed{} or \\boxed{\\phantom{2}}. Work", "ing... so \\boxed{", "4}."])
+    assert s.text[: s.boxed_end].endswith("so \\boxed{4}")

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from aimo.config import RunConfig
+from aimo.config import ConfigError, RunConfig
+from aimo.solve.stopping import parse_stop_rules
 
 ConfigOpt = Annotated[
     Path | None,
@@ -69,6 +70,11 @@ def build_config(
         engine_values["base_urls"] = [u.strip() for u in model.split(",") if u.strip()]
     else:
         engine_values["model"] = model
+    if stop_rules is not None:
+        try:
+            parse_stop_rules(stop_rules)
+        except ValueError as exc:
+            raise ConfigError(f"--stop-rules: {exc}") from None
     return RunConfig.load(config).override(
         engine=engine_values,
         sampling={"max_tokens": max_tokens, "temperature": temperature, "seed": seed},
@@ -77,6 +83,17 @@ def build_config(
             "strategy": strategy,
             "code_rounds": code_rounds,
             "stop_rules": stop_rules,
+            "vote": parse_vote(vote) if vote is not None else None,
         },
         budget={"total_s": time_budget},
     )
+
+
+def parse_vote(spec: str) -> dict[str, object]:
+    """`"majority"` or `"code_verified=2,entropy,length_power=0.5"` → VoteConfig fields."""
+    fields: dict[str, object] = {}
+    for part in (p.strip() for p in spec.split(",")):
+        if part and part != "majority":
+            name, _, value = part.partition("=")
+            fields[name.strip()] = value.strip() if value else True
+    return fields

@@ -6,6 +6,7 @@ the scanner never re-reads or re-joins the whole text per delta, so a sample cos
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 CODE_OPEN = ("```python\n", "```py\n")
@@ -14,6 +15,7 @@ BOX_MARKERS = ("\\boxed", "\\fbox")
 THINK_END = "</think>"
 _LOOKBACK = max(len(m) for m in (*CODE_OPEN, CODE_CLOSE, *BOX_MARKERS, THINK_END)) - 1
 _BARE_END = frozenset(" \t\n$.,")  # ends a `\boxed 5` answer written without braces
+_PLACEHOLDER = re.compile(r"\\(?:h?phantom\{[^{}]*\}|[,;:! ]|quad|qquad)")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class StreamScanner:
         self._box_next: int | None = None  # scanning a \boxed answer: next offset to read
         self._box_depth = 0
         self._box_bare = False  # reading a `\boxed 5` answer (no braces)
+        self._box_open: int | None = None  # offset of the box's opening brace
         self.code_block: CodeBlock | None = None
         self.boxed_end: int | None = None
         self.think_end: int | None = None
@@ -83,24 +86,45 @@ class StreamScanner:
             self.code_block = CodeBlock(self.text[self._code_start : close + 1], close + len(CODE_CLOSE))
 
     def _scan_box(self, window: str, base: int) -> None:
-        if self._box_next is None:
-            hits = [i + len(m) for m in BOX_MARKERS if (i := window.find(m)) >= 0]
-            if not hits:
+        search_from = 0
+        while self.boxed_end is None:
+            if self._box_next is None:
+                hits = [i + len(m) for m in BOX_MARKERS if (i := window.find(m, search_from)) >= 0]
+                if not hits:
+                    return
+                self._box_next = base + min(hits)
+            end = self._read_box(window, base)
+            if end is None:
                 return
-            self._box_next = base + min(hits)
-        for pos in range(self._box_next, self._length):
+            opened = self._box_open
+            if opened is not None and _is_placeholder(self.text[opened + 1 : end - 1]):
+                # `\boxed{}` or `\boxed{\phantom{2}}` is a template, not an answer: look for the next box.
+                self._box_next, self._box_open, self._box_depth = None, None, 0
+                search_from = end - base
+                continue
+            self.boxed_end = end
+
+    def _read_box(self, window: str, base: int) -> int | None:
+        """Advance through the current box; the offset right after it once it is complete."""
+        for pos in range(self._box_next or 0, self._length):
             ch = window[pos - base]
             if self._box_bare:
                 if ch in _BARE_END:
-                    self.boxed_end = pos
-                    return
+                    return pos
             elif ch == "{":
+                if self._box_depth == 0:
+                    self._box_open = pos
                 self._box_depth += 1
             elif ch == "}":
                 self._box_depth -= 1
                 if self._box_depth == 0:
-                    self.boxed_end = pos + 1
-                    return
+                    return pos + 1
             elif self._box_depth == 0 and not ch.isspace():
                 self._box_bare = True
         self._box_next = self._length
+        return None
+
+
+def _is_placeholder(content: str) -> bool:
+    """An empty box, or one holding only `\\phantom{...}` and spacing commands."""
+    return not _PLACEHOLDER.sub("", content).strip()

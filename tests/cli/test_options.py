@@ -1,0 +1,38 @@
+"""Command-line options on top of a TOML config."""
+
+from __future__ import annotations
+
+import pytest
+
+from aimo.cli.options import build_config
+from aimo.config import ConfigError
+
+
+def test_flags_override_the_config_file(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('[strategy]\nsamples = 16\nstrategy = "mix"\n[sampling]\ntemperature = 0.6\n')
+    run = build_config(
+        config, samples=4, vote="code_verified=2,entropy", stop_rules="4/4,4/5", time_budget=60
+    )
+    assert (run.strategy.samples, run.strategy.strategy, run.sampling.temperature) == (4, "mix", 0.6)
+    assert run.strategy.vote.code_verified == 2.0 and run.strategy.vote.entropy is True
+    assert run.strategy.stop_rules == "4/4,4/5" and run.budget.total_s == 60
+
+
+def test_several_server_urls_become_base_urls():
+    run = build_config(None, model="http://a:8000/v1, http://b:8000/v1")
+    assert run.engine.base_urls == ["http://a:8000/v1", "http://b:8000/v1"] and run.engine.model is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"vote": "bogus=1"}, "strategy.vote.bogus"),
+        ({"stop_rules": "4/x"}, "--stop-rules"),
+        ({"samples": 0}, "strategy.samples"),
+    ],
+)
+def test_bad_values_are_one_line_config_errors(kwargs, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        build_config(None, **kwargs)
+    assert "\n" not in str(info.value)
