@@ -71,14 +71,17 @@ def cot_strategy(samples: int) -> StrategyConfig:
     return StrategyConfig(strategy="cot", samples=samples, stop_on_boxed=False, force_answer=False)
 
 
-async def scanning_capacity(traces: Path, repeats: int = 1) -> Measured:
-    """Replay every recorded sample at unlimited speed through `solve_problems`, `repeats` times."""
+async def scanning_capacity(traces: Path, repeats: int = 1, chunk_tokens: int = 1) -> Measured:
+    """Replay every recorded sample at unlimited speed through `solve_problems`, `repeats` times.
+
+    `chunk_tokens=1` streams a token per chunk, as llama.cpp and OpenAI-compatible servers do: the
+    per-chunk cost is what limits the harness, so bigger chunks would flatter it."""
     from aimo.engines.replay import ReplayEngine
 
     # Without gold answers: grading is per problem, not per token, and math mode grades in a child
     # process whose CPU time this process's clock would not see.
     problems = [replace(p, answer=None) for p in problems_from_traces(str(traces))]
-    engine = ReplayEngine.from_file(traces, wrap=True)
+    engine = ReplayEngine.from_file(traces, wrap=True, chunk_tokens=chunk_tokens)
     samples = max((len(p.samples) for p in engine.problems.values()), default=1)
     settings = RunSettings(cot_strategy(samples), SamplingConfig(max_tokens=UNCAPPED_TOKENS), BudgetConfig())
 
@@ -162,16 +165,17 @@ async def bench_harness(
     problems: int = 2,
     repeats: int = 2,
     scan_repeats: int = 1,
+    chunk_tokens: int = 1,
     settings: dict[str, Any] | None = None,
 ) -> BenchResult:
     """Scanning capacity on `traces` (skipped with a note when absent) and, with an engine, efficiency."""
     result = BenchResult(name="harness", settings={**(settings or {}), "traces": str(traces)})
     scan: Measured | None = None
     if traces is not None and traces.is_file():
-        scan = await scanning_capacity(traces, scan_repeats)
+        scan = await scanning_capacity(traces, scan_repeats, chunk_tokens)
         result.rows.append(scan.row("scanning (replay, unlimited speed)"))
         result.ratios["scanning tok/s per core"] = scan.tokens / scan.cpu_s if scan.cpu_s > 0 else 0.0
-        result.settings["scan_repeats"] = scan_repeats
+        result.settings.update(scan_repeats=scan_repeats, chunk_tokens=chunk_tokens)
     else:
         result.notes.append(f"scanning skipped: trace file {traces} not found (see ../shared/data/README.md)")
     if engine is not None:

@@ -48,9 +48,16 @@ def parse_concurrency(values: list[str], extra: list[str]) -> list[int]:
 
 
 def default_traces() -> Path:
-    """`$AIMO_SHARED_DATA/traces/math_cot_100.jsonl`, else `../shared/data/traces/math_cot_100.jsonl`."""
-    root = Path(os.environ.get("AIMO_SHARED_DATA") or Path("..") / "shared" / "data")
-    return root / "traces" / "math_cot_100.jsonl"
+    """math_cot_100.jsonl in `$AIMO_SHARED_DATA/traces`, else in the `shared/data` folder next to the
+    working directory or next to this checkout of aimo (the first that exists)."""
+    import aimo
+
+    name = Path("traces") / "math_cot_100.jsonl"
+    if env := os.environ.get("AIMO_SHARED_DATA"):
+        return Path(env) / name
+    candidates = [Path("..") / "shared" / "data" / name]
+    candidates.append(Path(aimo.__file__).resolve().parents[3] / "shared" / "data" / name)
+    return next((path for path in candidates if path.is_file()), candidates[0])
 
 
 def describe_engine(engine: Engine, config: EngineConfig) -> dict[str, Any]:
@@ -137,7 +144,10 @@ def bench_harness_command(
     seed: SeedOpt = 0,
     problems: Annotated[int, typer.Option(min=1, max=4, help="Fixed problems to generate for.")] = 2,
     repeats: Annotated[int, typer.Option(min=1, help="Measurements of each side (order alternates).")] = 2,
-    scan_repeats: Annotated[int, typer.Option(min=1, help="Passes over the trace file.")] = 3,
+    scan_repeats: Annotated[int, typer.Option(min=1, help="Passes over the trace file.")] = 1,
+    chunk_tokens: Annotated[
+        int, typer.Option(min=1, help="Tokens per replayed chunk (engines stream 1).")
+    ] = 1,
     json_out: JsonOpt = None,
 ) -> None:
     """Scanning capacity (tok/s per core) and the solve path's tok/s over the bare engine's."""
@@ -153,7 +163,7 @@ def bench_harness_command(
 
     async def go() -> BenchResult:
         if not efficiency:
-            return await bench_harness(trace_file, scan_repeats=scan_repeats)
+            return await bench_harness(trace_file, scan_repeats=scan_repeats, chunk_tokens=chunk_tokens)
         engine_config = fit_engine_config(run_config.engine, samples, max_tokens)
         async with open_engine(engine_config, progress=lambda m: err.print(f"[dim]{m}[/dim]")) as opened:
             with err.status("measuring the bare engine and the solve path…"):
@@ -165,6 +175,7 @@ def bench_harness_command(
                     problems=problems,
                     repeats=repeats,
                     scan_repeats=scan_repeats,
+                    chunk_tokens=chunk_tokens,
                     settings=describe_engine(opened, engine_config),
                 )
 
