@@ -50,6 +50,10 @@ class RunConfig(BaseModel):
         except ValidationError as exc:
             raise ConfigError(f"{source}: {_first_error(exc)}") from None
 
+    def engine_for_run(self) -> EngineConfig:
+        """The engine configuration sized for this run's samples and token cap."""
+        return self.engine.fitted(self.strategy.samples, self.sampling.max_tokens)
+
     def override(self, **sections: dict[str, Any]) -> RunConfig:
         """A copy with command-line values applied (None values mean "not given" and are skipped)."""
         data = self.model_dump()

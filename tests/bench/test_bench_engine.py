@@ -13,7 +13,6 @@ import typer
 from aimo.bench.engine import (
     StreamTiming,
     bench_engine,
-    fit_engine_config,
     gains,
     level_row,
     saturation_point,
@@ -72,11 +71,13 @@ def test_level_row_counts_tokens_over_the_wall_clock():
 
 
 def test_engine_config_fits_the_highest_concurrency():
-    fitted = fit_engine_config(EngineConfig(), concurrency=64, max_tokens=512)
+    fitted = EngineConfig().fitted(concurrency=64, max_tokens=512)
     assert fitted.max_sequences == 64
     assert fitted.n_ctx >= 64 * 512
-    small = fit_engine_config(EngineConfig(n_ctx=4096, max_sequences=16), concurrency=2, max_tokens=16)
+    small = EngineConfig(n_ctx=4096, max_sequences=16).fitted(concurrency=2, max_tokens=16)
     assert (small.n_ctx, small.max_sequences) == (4096, 16)  # never shrunk
+    huge = EngineConfig().fitted(concurrency=64, max_tokens=32_768)
+    assert huge.n_ctx == 131_072  # capped: the KV cache must fit in memory
 
 
 def test_concurrency_accepts_spaces_commas_and_repeats():

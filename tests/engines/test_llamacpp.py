@@ -159,3 +159,23 @@ def test_missing_or_broken_model_file_is_a_clear_error(tmp_path):
     bad.write_bytes(b"GGUF" + b"\0" * 64)
     with pytest.raises(EngineError, match="could not load"):
         LlamaCppEngine(str(bad))
+
+
+def test_full_kv_cache_ends_the_longest_sequence_with_length_not_an_error(tiny_model):
+    from aimo.engines.llamacpp import LlamaCppEngine
+
+    small = LlamaCppEngine(str(tiny_model), n_ctx=512, max_sequences=4)
+
+    async def go():
+        try:
+            return await asyncio.gather(
+                *(complete(small, request(seed=i, max_tokens=400, temperature=1.0)) for i in range(4))
+            )
+        finally:
+            await small.aclose()
+
+    results = asyncio.run(go())
+    assert all(r.finish_reason == "length" for r in results)
+    assert small.stats.evicted_full >= 1
+    assert any(r.completion_tokens < 400 for r in results)
+    assert sum(r.completion_tokens + r.prompt_tokens for r in results) > small.n_ctx  # cells were reused

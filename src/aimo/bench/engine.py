@@ -18,7 +18,6 @@ from typing import Any
 
 from aimo.bench.result import BenchResult, percentile
 from aimo.engines.base import Engine, GenerationRequest, Message
-from aimo.engines.config import EngineConfig
 
 DEFAULT_CONCURRENCY: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
 MIN_GAIN = 0.10  # doubling the concurrency must gain at least this much throughput
@@ -26,26 +25,12 @@ LONG_OUTPUT_PROMPT = (
     "Write out every whole number from 1 to 1000 in English words, one per line, followed by its "
     "square and whether it is prime. Do not skip any number, do not summarize, and do not stop early."
 )
-PROMPT_TOKENS_ALLOWANCE = 256  # room for the chat template and prompt in each sequence's KV cache
 
 
 def long_output_messages(nonce: str = "") -> list[Message]:
     """The fixed long-output prompt; `nonce` makes a prompt that no earlier level has cached."""
     head = f"[{nonce}] " if nonce else ""
     return [{"role": "user", "content": head + LONG_OUTPUT_PROMPT}]
-
-
-def fit_engine_config(config: EngineConfig, concurrency: int, max_tokens: int) -> EngineConfig:
-    """A copy whose llama.cpp context decodes `concurrency` sequences of `max_tokens` at once.
-
-    (Only the llamacpp engine reads these fields; the others ignore them.)"""
-    n_ctx = concurrency * (max_tokens + PROMPT_TOKENS_ALLOWANCE)
-    return config.model_copy(
-        update={
-            "max_sequences": max(config.max_sequences, concurrency),
-            "n_ctx": max(config.n_ctx, n_ctx),
-        }
-    )
 
 
 @dataclass(frozen=True)

@@ -94,13 +94,13 @@ def bench_engine_command(
     plot: Annotated[Path | None, typer.Option(help="Write an SVG chart of tok/s per level here.")] = None,
 ) -> None:
     """Output tok/s and time to first token at each concurrency, and where throughput saturates."""
-    from aimo.bench.engine import bench_engine, fit_engine_config
+    from aimo.bench.engine import bench_engine
     from aimo.bench.plot import svg_line_chart, terminal_bars
     from aimo.engines.factory import open_engine
 
     levels = parse_concurrency(concurrency, ctx.args)
     run_config = build_config(config, engine=engine, model=model)
-    engine_config = fit_engine_config(run_config.engine, max(levels), max_tokens)
+    engine_config = run_config.engine.fitted(max(levels), max_tokens)
 
     async def go() -> BenchResult:
         async with open_engine(engine_config, progress=lambda m: err.print(f"[dim]{m}[/dim]")) as opened:
@@ -151,7 +151,6 @@ def bench_harness_command(
     json_out: JsonOpt = None,
 ) -> None:
     """Scanning capacity (tok/s per core) and the solve path's tok/s over the bare engine's."""
-    from aimo.bench.engine import fit_engine_config
     from aimo.bench.harness import bench_harness
     from aimo.engines.factory import open_engine
 
@@ -164,7 +163,7 @@ def bench_harness_command(
     async def go() -> BenchResult:
         if not efficiency:
             return await bench_harness(trace_file, scan_repeats=scan_repeats, chunk_tokens=chunk_tokens)
-        engine_config = fit_engine_config(run_config.engine, samples, max_tokens)
+        engine_config = run_config.engine.fitted(samples, max_tokens)
         async with open_engine(engine_config, progress=lambda m: err.print(f"[dim]{m}[/dim]")) as opened:
             with err.status("measuring the bare engine and the solve path…"):
                 return await bench_harness(

@@ -112,7 +112,7 @@ async def _solve(
     async with contextlib.AsyncExitStack() as stack:
         with err.status("loading the model…"):
             engine = await stack.enter_async_context(
-                open_engine(config.engine, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
+                open_engine(config.engine_for_run(), progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
             )
         sandbox = await stack.enter_async_context(sandbox_for(config.strategy, config.sandbox))
         if len(problems) == 1:

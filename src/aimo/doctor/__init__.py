@@ -65,7 +65,7 @@ async def run_doctor(
     needs_code = config.strategy.strategy != "cot" and config.strategy.code_rounds > 0
     async with contextlib.AsyncExitStack() as stack:
         try:
-            engine = await stack.enter_async_context(open_engine(config.engine, progress))
+            engine = await stack.enter_async_context(open_engine(config.engine_for_run(), progress))
         except Exception as exc:  # a model that cannot be found or loaded, a bad engine name
             report(CheckResult("engine", "fail", f"could not start the engine: {exc}", 0.0))
             report(await _timed("sandbox", lambda: _sandbox(config, needs_code), timeout_s))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from aimo.bench.engine import PROMPT_TOKENS_ALLOWANCE, level_requests, run_concurrently
+from aimo.bench.engine import level_requests, run_concurrently
 from aimo.config import RunConfig
 from aimo.doctor.probes import Verdict, judge_rendering, judge_reply, judge_stop, pick_stop_string
 from aimo.engines.base import Engine, GenerationRequest, Message, complete
+from aimo.engines.config import PROMPT_TOKENS_ALLOWANCE
 from aimo.problems import Problem
 from aimo.sandbox.config import SandboxConfig
 from aimo.solve.config import BudgetConfig, SamplingConfig

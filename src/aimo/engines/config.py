@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 EngineName = Literal["auto", "llamacpp", "openai", "vllm", "replay"]
+PROMPT_TOKENS_ALLOWANCE = 1024  # KV room per sequence for the chat template, the problem and code outputs
+MAX_AUTO_CONTEXT = 131_072  # beyond this the KV cache may not fit in memory: set n_ctx yourself
 
 
 class EngineConfig(BaseModel):
@@ -33,3 +35,13 @@ class EngineConfig(BaseModel):
     # replay: a file of recorded samples and the speed to play them at.
     traces: str | None = None
     replay_tokens_per_s: float | None = None
+
+    def fitted(self, concurrency: int, max_tokens: int) -> EngineConfig:
+        """A copy whose llama.cpp context holds `concurrency` sequences of `max_tokens` at once.
+
+        Only the llamacpp engine reads these fields. The context is never made smaller than set, and
+        grown at most to MAX_AUTO_CONTEXT; a sequence that still finds the cache full ends with "length"."""
+        need = min(MAX_AUTO_CONTEXT, concurrency * (max_tokens + PROMPT_TOKENS_ALLOWANCE))
+        return self.model_copy(
+            update={"max_sequences": max(self.max_sequences, concurrency), "n_ctx": max(self.n_ctx, need)}
+        )

@@ -53,6 +53,7 @@ class LlamaCppStats:
     prompt_tokens_computed: int = 0
     tokens_generated: int = 0
     cancelled: int = 0
+    evicted_full: int = 0  # sequences ended early because the KV cache was full
 
 
 @dataclass(eq=False)
@@ -282,11 +283,23 @@ class LlamaCppEngine:
         return False
 
     def _step(self) -> None:
-        """Decode one token of every active sequence in a single batch."""
-        self._batch.reset()
-        for seq in self._active:
-            self._add(seq.next_token, seq.n_past, seq.slot, logits=True)
-        self._decode()
+        """Decode one token of every active sequence in a single batch.
+
+        When the KV cache is full even after evicting retained sequences, the longest running
+        sequence ends with finish reason "length" (as it would at the context limit) and the step
+        is retried without it, so the others go on."""
+        while True:
+            self._batch.reset()
+            for seq in self._active:
+                self._add(seq.next_token, seq.n_past, seq.slot, logits=True)
+            if self._decode(raise_when_full=len(self._active) == 1):
+                break
+            longest = max(self._active, key=lambda s: s.n_past)
+            assert longest.text is not None
+            self._finish(longest, "length", longest.text.flush(), [])
+            self._forget(longest.slot)
+            self._active.remove(longest)
+            self.stats.evicted_full += 1
         self.stats.peak_batch = max(self.stats.peak_batch, len(self._active))
         still: list[_Sequence] = []
         for i, seq in enumerate(self._active):
@@ -342,12 +355,21 @@ class LlamaCppEngine:
         b.seq_id[i][0] = slot
         b.n_tokens = i + 1
 
-    def _decode(self) -> None:
-        """Decode the batch; when the KV cache is full, evict retained sequences, then give up."""
+    def _decode(self, raise_when_full: bool = True) -> bool:
+        """Decode the batch; when the KV cache is full, evict retained sequences first.
+
+        Returns False when the cache is still full and `raise_when_full` is off."""
         while (code := self._ll.llama_decode(self._ctx.ctx, self._batch.batch)) == 1 and self._retained:
             self._forget(next(iter(self._retained)))
+        if code == 1 and not raise_when_full:
+            return False
         if code != 0:
-            raise EngineError(f"llama_decode returned {code} (KV cache of {self.n_ctx} tokens full?)")
+            raise EngineError(
+                f"llama_decode returned {code}: the KV cache of {self.n_ctx} tokens is full (raise n_ctx)"
+                if code == 1
+                else f"llama_decode returned {code}"
+            )
+        return True
 
     def _piece(self, token: int) -> bytes:
         n = self._ll.llama_token_to_piece(

@@ -118,7 +118,7 @@ async def execute(
     config = session.run.info.config
     if session.todo > 0:
         async with contextlib.AsyncExitStack() as stack:
-            engine = await stack.enter_async_context(open_engine(config.engine, progress=progress))
+            engine = await stack.enter_async_context(open_engine(config.engine_for_run(), progress=progress))
             sandbox = await stack.enter_async_context(sandbox_for(config.strategy, config.sandbox))
             await run_eval(
                 engine, session.problems, session.run, sandbox=sandbox, done=session.done, on_result=on_result
