@@ -271,7 +271,8 @@ def test_math_cot_100_replay_against_the_files_own_scores(tmp_path, shared_data_
     assert "The trace file's own scores: pass@1 91.0%, maj@8 93.0%" in " ".join(result.output.split())
     md = (out / "report.md").read_text()
     # two problems tie 4-4 and go to the answer that finished first, which varies from run to run
-    assert "| accuracy | 93.0% |" in md or "| accuracy | 94.0% |" in md
-    assert "| maj@8 | 92.5% |" in md  # ties split: no run-to-run variation
-    # aimo's grader differs from the file's on a few samples (e.g. "4:30 p.m." is right by ours)
-    assert "| pass@1 | 91.1% |" in md
+    assert "| accuracy | 94.0% |" in md or "| accuracy | 95.0% |" in md
+    assert "| maj@8 | 93.5% |" in md  # ties split: no run-to-run variation
+    # aimo differs from the file on a few samples: "4:30 p.m." is right by our grader, and a sample
+    # that writes \boxed{\phantom{2}} before its answer is no longer stopped at the empty box
+    assert "| pass@1 | 92.1% |" in md

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from aimo.cli.options import (
-    CodeRoundsOpt,
-    ConfigOpt,
-    EngineOpt,
-    MaxTokensOpt,
-    ModelOpt,
-    SamplesOpt,
-    SeedOpt,
-    StrategyOpt,
-    TemperatureOpt,
-    TimeBudgetOpt,
-    TracesOpt,
-    build_config,
-)
+from aimo.cli.options import with_run_options
+from aimo.config import RunConfig
 
 err = Console(stderr=True)
 out = Console()
@@ -34,41 +22,20 @@ MARKS = {
 }
 
 
+@with_run_options
 def doctor(
-    config: ConfigOpt = None,
-    engine: EngineOpt = None,
-    model: ModelOpt = None,
-    traces: TracesOpt = None,
-    strategy: StrategyOpt = None,
-    samples: SamplesOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    temperature: TemperatureOpt = None,
-    seed: SeedOpt = None,
-    code_rounds: CodeRoundsOpt = None,
-    time_budget: TimeBudgetOpt = None,
     typical_tokens: Annotated[
         int | None,
         typer.Option(min=1, help="Tokens a sample usually takes, for the estimate (default: the cap)."),
     ] = None,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds allowed for each check.")] = 300.0,
+    *,
+    run_config: RunConfig,
+    run_flags: dict[str, Any],
 ) -> None:
     """Check the engine answers, the chat template, stop strings, answer extraction and the sandbox,
     and estimate seconds per problem; exit 1 with the reason when a check fails."""
     from aimo.doctor import CheckResult, run_doctor
-
-    run_config = build_config(
-        config,
-        engine=engine,
-        model=model,
-        traces=traces,
-        samples=samples,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        seed=seed,
-        strategy=strategy,
-        code_rounds=code_rounds,
-        time_budget=time_budget,
-    )
 
     def show(result: CheckResult) -> None:
         out.print(

@@ -12,22 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from aimo.cli.options import (
-    CodeRoundsOpt,
-    ConfigOpt,
-    EngineOpt,
-    MaxTokensOpt,
-    ModelOpt,
-    SamplesOpt,
-    SeedOpt,
-    StopRulesOpt,
-    StrategyOpt,
-    TemperatureOpt,
-    TimeBudgetOpt,
-    TracesOpt,
-    VoteOpt,
-    build_config,
-)
+from aimo.cli.options import with_run_options
+from aimo.config import RunConfig
 from aimo.errors import AimoError
 from aimo.evaluate.analysis import Analysis, analyze
 from aimo.evaluate.compare import compare_runs, render_comparison
@@ -43,6 +29,7 @@ out = Console()
 DEFAULT_ORDERS = 4
 
 
+@with_run_options
 def eval_(
     dataset: Annotated[
         str | None,
@@ -52,19 +39,6 @@ def eval_(
             "or with --resume alone a run directory."
         ),
     ] = None,
-    config: ConfigOpt = None,
-    engine: EngineOpt = None,
-    model: ModelOpt = None,
-    traces: TracesOpt = None,
-    samples: SamplesOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    temperature: TemperatureOpt = None,
-    seed: SeedOpt = None,
-    strategy: StrategyOpt = None,
-    code_rounds: CodeRoundsOpt = None,
-    stop_rules: StopRulesOpt = None,
-    vote: VoteOpt = None,
-    time_budget: TimeBudgetOpt = None,
     repeats: Annotated[
         int, typer.Option("--repeats", "-r", min=1, help="Runs of the whole set, seeds base + 1000 r.")
     ] = 1,
@@ -87,33 +61,19 @@ def eval_(
     id_field: Annotated[str | None, typer.Option(help="Field holding the problem id.")] = None,
     text_field: Annotated[str | None, typer.Option(help="Field holding the problem text.")] = None,
     answer_field: Annotated[str | None, typer.Option(help="Field holding the gold answer.")] = None,
+    *,
+    run_config: RunConfig,
+    run_flags: dict[str, Any],
 ) -> None:
     """Evaluate on a dataset: metrics with intervals, repeats, competition orders; resumable."""
-    flags: dict[str, Any] = {
-        "engine": engine,
-        "model": model,
-        "traces": traces,
-        "samples": samples,
-        "max_tokens": max_tokens,
-        "temperature": temperature,
-        "seed": seed,
-        "strategy": strategy,
-        "code_rounds": code_rounds,
-        "stop_rules": stop_rules,
-        "vote": vote,
-        "time_budget": time_budget,
-    }
     if dataset is None:
         raise typer.BadParameter("give a DATASET (or --resume RUN_DIR)")
     if resume_run and out_dir is None and (Path(dataset) / CONFIG_FILE).is_file():
-        given = [name for name, value in flags.items() if value is not None] + (
-            ["--config"] if config else []
-        )
-        if given:
-            raise AimoError(f"--resume RUN_DIR takes its options from the run's config.json; drop {given[0]}")
+        if run_flags:
+            given = "--" + next(iter(run_flags)).replace("_", "-")
+            raise AimoError(f"--resume RUN_DIR takes its options from the run's config.json; drop {given}")
         session = resume(Path(dataset))
     else:
-        run_config = build_config(config, **flags)
         mode = "eval"
         if simulate_budget is not None:
             run_config = run_config.override(budget={"total_s": simulate_budget})

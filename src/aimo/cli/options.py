@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from aimo.config import ConfigError, RunConfig
 from aimo.solve.stopping import parse_stop_rules
 
+R = TypeVar("R")
+
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
         "--config",
         "-c",
-        help="TOML file with [engine] [sampling] [strategy] [budget] [sandbox] tables; flags override it.",
+        help="TOML file with engine, sampling, strategy, budget and sandbox tables; flags override it.",
     ),
 ]
 EngineOpt = Annotated[str | None, typer.Option(help="auto | llamacpp | openai | vllm | replay.")]
@@ -97,3 +102,44 @@ def parse_vote(spec: str) -> dict[str, object]:
             name, _, value = part.partition("=")
             fields[name.strip()] = value.strip() if value else True
     return fields
+
+
+RUN_OPTIONS: dict[str, Any] = {
+    "config": ConfigOpt,
+    "engine": EngineOpt,
+    "model": ModelOpt,
+    "traces": TracesOpt,
+    "samples": SamplesOpt,
+    "max_tokens": MaxTokensOpt,
+    "temperature": TemperatureOpt,
+    "seed": SeedOpt,
+    "strategy": StrategyOpt,
+    "code_rounds": CodeRoundsOpt,
+    "stop_rules": StopRulesOpt,
+    "vote": VoteOpt,
+    "time_budget": TimeBudgetOpt,
+}
+
+
+def with_run_options(command: Callable[..., R]) -> Callable[..., R]:
+    """Give a Typer command the shared run options (`RUN_OPTIONS`, after its own parameters).
+
+    The command declares `run_config: RunConfig` (the TOML file with the flags on top) and
+    `run_flags: dict[str, Any]` (the options the user gave, by name) instead of the options."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name not in ("run_config", "run_flags")]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+        for name, annotation in RUN_OPTIONS.items()
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> R:
+        flags = {name: kwargs.pop(name) for name in RUN_OPTIONS}
+        given = {name: value for name, value in flags.items() if value is not None}
+        run_config = build_config(flags.pop("config"), **flags)
+        return command(**kwargs, run_config=run_config, run_flags=given)
+
+    wrapper.__signature__ = signature.replace(parameters=own + shared)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + shared}
+    return wrapper

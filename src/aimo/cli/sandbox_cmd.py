@@ -13,8 +13,9 @@ from aimo.sandbox import ExecResult, Sandbox, SandboxConfig
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Add the `sandbox` command group and the `bench sandbox` benchmark."""
-    sandbox_app = typer.Typer(help="Run untrusted Python the way model-written code is run.",
-                              no_args_is_help=True)
+    sandbox_app = typer.Typer(
+        help="Run untrusted Python the way model-written code is run.", no_args_is_help=True
+    )
     app.add_typer(sandbox_app, name="sandbox")
 
     @sandbox_app.command("run")

@@ -12,22 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from aimo.cli.options import (
-    CodeRoundsOpt,
-    ConfigOpt,
-    EngineOpt,
-    MaxTokensOpt,
-    ModelOpt,
-    SamplesOpt,
-    SeedOpt,
-    StopRulesOpt,
-    StrategyOpt,
-    TemperatureOpt,
-    TimeBudgetOpt,
-    TracesOpt,
-    VoteOpt,
-    build_config,
-)
+from aimo.cli.options import with_run_options
 from aimo.config import RunConfig
 from aimo.engines.factory import open_engine
 from aimo.problems import FieldNames, Problem, load_problems, problem_from_text
@@ -46,23 +31,11 @@ def looks_like_file(value: str) -> bool:
     )
 
 
+@with_run_options
 def solve(
     problem: Annotated[
         str, typer.Argument(help="Problem text, or a problem file (.jsonl .json .csv .parquet).")
     ],
-    config: ConfigOpt = None,
-    engine: EngineOpt = None,
-    model: ModelOpt = None,
-    traces: TracesOpt = None,
-    samples: SamplesOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    temperature: TemperatureOpt = None,
-    seed: SeedOpt = None,
-    strategy: StrategyOpt = None,
-    code_rounds: CodeRoundsOpt = None,
-    stop_rules: StopRulesOpt = None,
-    vote: VoteOpt = None,
-    time_budget: TimeBudgetOpt = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write one JSON line per problem.")
     ] = None,
@@ -70,23 +43,12 @@ def solve(
     id_field: Annotated[str | None, typer.Option(help="Field holding the problem id.")] = None,
     text_field: Annotated[str | None, typer.Option(help="Field holding the problem text.")] = None,
     answer_field: Annotated[str | None, typer.Option(help="Field holding the gold answer.")] = None,
+    *,
+    run_config: RunConfig,
+    run_flags: dict[str, Any],
 ) -> None:
     """Solve a problem (or a file of problems): N samples, majority vote of the boxed answers."""
-    run_config = build_config(
-        config,
-        engine=engine,
-        model=model,
-        traces=traces,
-        samples=samples,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        seed=seed,
-        strategy=strategy,
-        code_rounds=code_rounds,
-        stop_rules=stop_rules,
-        vote=vote,
-        time_budget=time_budget,
-    )
+    traces = run_config.engine.traces
     if (
         traces is not None
         and Path(problem.split("#")[0]).resolve() == Path(str(traces).split("#")[0]).resolve()
