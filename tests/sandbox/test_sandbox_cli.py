@@ -19,15 +19,29 @@ def run_file(tmp_path: Path, code: str, *args: str) -> dict:
         pytest.skip(f"no aimo console script next to {sys.executable}")
     script = tmp_path / "code.py"
     script.write_text(code)
-    out = subprocess.run([str(AIMO), "sandbox", "run", str(script), *args], capture_output=True, text=True,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        [str(AIMO), "sandbox", "run", str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
 def test_sandbox_run_prints_the_result_as_json(tmp_path):
     result = run_file(tmp_path, "import sys\nprint('out')\nprint('err', file=sys.stderr)\n6 * 7\n")
-    assert result == {**result, "stdout": "out\n42\n", "stderr": "err\n", "error": None, "timed_out": False,
-                      "killed": False, "state_lost": False, "truncated": False, "memory_exceeded": False}
+    assert result == {
+        **result,
+        "stdout": "out\n42\n",
+        "stderr": "err\n",
+        "error": None,
+        "timed_out": False,
+        "killed": False,
+        "state_lost": False,
+        "truncated": False,
+        "memory_exceeded": False,
+    }
     assert result["duration_s"] > 0
 
 

@@ -60,7 +60,8 @@ CASES = {
     "read stdin": ("input()", raised("EOFError")),
     "read stdin to end": ("import sys\nprint(repr(sys.stdin.read()))", printed("''\n")),
     "binary garbage": (
-        "import os\nos.write(1, bytes(range(256)) * 4)", lambda r: r.ok and "\ufffd" in r.stdout
+        "import os\nos.write(1, bytes(range(256)) * 4)",
+        lambda r: r.ok and "\ufffd" in r.stdout,
     ),
     "close fd 1": ("import os\nos.close(1)\nprint('lost')", raised("Bad file descriptor")),
     "close sys.stdout": ("import sys\nsys.stdout.close()", returned),
@@ -74,7 +75,8 @@ CASES = {
     "recursion": ("def f(n):\n    return f(n + 1)\nf(0)", raised("RecursionError")),
     "become root": ("import os\nos.setuid(0)", raised("PermissionError")),
     "raise own limits": (
-        "import resource\nresource.setrlimit(resource.RLIMIT_NPROC, (10**6, 10**6))", raised("Error")
+        "import resource\nresource.setrlimit(resource.RLIMIT_NPROC, (10**6, 10**6))",
+        raised("Error"),
     ),
     "write harness files": (f"open({str(Path(__file__))!r}, 'a')", raised("Error: [Errno")),
 }

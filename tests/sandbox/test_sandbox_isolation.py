@@ -78,8 +78,11 @@ def test_proc_shows_only_the_sessions_processes(sandbox):
     require(sandbox, "private_proc")
 
     async def body(sb: Sandbox):
-        return await run_cells(sb, "import os\nos.getpid(), os.getppid(), [p for p in os.listdir('/proc')\n"
-                                   "                                   if p.isdigit()]")
+        return await run_cells(
+            sb,
+            "import os\nos.getpid(), os.getppid(), [p for p in os.listdir('/proc')\n"
+            "                                   if p.isdigit()]",
+        )
 
     assert sandbox(body)[0].stdout == "(1, 0, ['1'])\n"
 
@@ -106,8 +109,14 @@ def test_harness_secrets_are_invisible(tmp_path):
     script = tmp_path / "hunt.py"
     script.write_text(SECRET_HUNT)
     env = {**os.environ, "AIMO_TEST_SECRET": "hunter2-aimo-test"}
-    out = subprocess.run([str(AIMO), "sandbox", "run", str(script)], env=env, capture_output=True,
-                         text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [str(AIMO), "sandbox", "run", str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     result = json.loads(out.stdout)
     assert result["error"] is None, result
     assert result["stdout"] == "[]\n"

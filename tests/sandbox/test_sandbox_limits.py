@@ -36,8 +36,12 @@ def test_cpu_limit_raises_in_the_cell_and_keeps_state():
 def test_memory_limit_raises_memory_error_and_keeps_state(sandbox):
     async def body(sb: Sandbox):
         return await run_cells(
-            sb, "keep = 'me'", "b = bytearray(10**11)", "import numpy\na = numpy.ones(10**10)",
-            "chunks = []\nwhile True:\n    chunks.append(bytearray(2**24))", "del chunks\nkeep",
+            sb,
+            "keep = 'me'",
+            "b = bytearray(10**11)",
+            "import numpy\na = numpy.ones(10**10)",
+            "chunks = []\nwhile True:\n    chunks.append(bytearray(2**24))",
+            "del chunks\nkeep",
         )
 
     _, big, numpy_big, creeping, after = sandbox(body)
@@ -81,8 +85,9 @@ def test_process_limit(sandbox):
 
 def test_file_size_limit(sandbox):
     async def body(sb: Sandbox):
-        return await run_cells(sb, "with open('big', 'wb') as f:\n    for _ in range(100):\n"
-                                   "        f.write(bytes(2**20))")
+        return await run_cells(
+            sb, "with open('big', 'wb') as f:\n    for _ in range(100):\n        f.write(bytes(2**20))"
+        )
 
     error = sandbox(body)[0].error
     assert "OSError: [Errno 27] File too large" in error

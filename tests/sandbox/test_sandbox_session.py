@@ -12,8 +12,12 @@ from aimo.sandbox.result import STATE_LOST_NOTE
 
 def test_state_persists_between_calls(sandbox):
     async def body(sb: Sandbox):
-        cells = ["x = 6 * 7\ndef f(y):\n    return x + y", "print(f(1))",
-                 "import math\nz = math.factorial(5)", "z + x"]
+        cells = [
+            "x = 6 * 7\ndef f(y):\n    return x + y",
+            "print(f(1))",
+            "import math\nz = math.factorial(5)",
+            "z + x",
+        ]
         return await run_cells(sb, *cells)
 
     results = sandbox(body)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import time
 from collections.abc import Awaitable, Callable
 
@@ -55,16 +54,10 @@ async def measure_overhead(
     engine = OpenAIEngine([url], connect_retries=0)
     model = await engine.model_name(url)
     messages = [{"role": "user", "content": PROMPT}]
-    body = {
-        "model": model,
-        "messages": messages,
-        "max_tokens": max_tokens,
-        "temperature": 0.0,
-        "seed": 0,
-        "stream": True,
-    }
     request = GenerationRequest(messages=messages, max_tokens=max_tokens, temperature=0.0, seed=0)
+    _, body = engine.request_body(request, model)  # the direct client sends exactly the same body
     rates: dict[str, list[float]] = {"direct": [], "engine": []}
+    totals = {side: [0, 0.0] for side in rates}  # tokens, seconds
     try:
         async with httpx.AsyncClient(timeout=600) as client:
             await _direct(client, url, {**body, "max_tokens": 8})  # warm-up
@@ -81,17 +74,21 @@ async def measure_overhead(
                             )
                         )
                     rates[side].append(tokens / seconds)
+                    totals[side][0] += tokens
+                    totals[side][1] += seconds
     finally:
         await engine.aclose()
+    overall = {side: tokens / seconds for side, (tokens, seconds) in totals.items()}
     rows = [
         {
             "client": side,
-            "tok/s (median)": statistics.median(r),
-            "tok/s (each round)": ", ".join(f"{x:.1f}" for x in r),
+            "tok/s (all rounds)": overall[side],
+            "tokens": totals[side][0],
+            "tok/s (each round)": ", ".join(f"{x:.1f}" for x in rates[side]),
         }
-        for side, r in rates.items()
+        for side in rates
     ]
-    ratio = statistics.median(rates["engine"]) / statistics.median(rates["direct"])
+    ratio = overall["engine"] / overall["direct"]
     return BenchResult(
         name="openai-overhead",
         settings={

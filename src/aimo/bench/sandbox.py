@@ -150,8 +150,11 @@ class _Kernel(AbstractContextManager[Any]):
     """A started Jupyter kernel and its blocking client, shut down on exit."""
 
     def __init__(self, start: Callable[..., tuple[Any, Any]]) -> None:
-        self._manager, self._client = start(kernel_name="python3", stderr=subprocess.DEVNULL,
-                                            env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+        self._manager, self._client = start(
+            kernel_name="python3",
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"},
+        )
 
     def __enter__(self) -> Any:
         return self._client

@@ -201,8 +201,28 @@ def bench_compare_command(
     _emit(compare(first, second, chosen), json_out)
 
 
+def bench_openai_command(
+    url: Annotated[
+        str, typer.Argument(help="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")
+    ],
+    rounds: Annotated[int, typer.Option(min=1, help="Interleaved rounds of each client.")] = 3,
+    concurrency: Annotated[int, typer.Option(min=1, help="Concurrent requests per round.")] = 1,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Token cap per request.")] = 128,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
+) -> None:
+    """tok/s through the openai engine vs the same server called by a bare HTTP client, same run."""
+    from aimo.bench.overhead import measure_overhead
+
+    with err.status("measuring the bare client and the openai engine…"):
+        result = asyncio.run(
+            measure_overhead(url, rounds=rounds, concurrency=concurrency, max_tokens=max_tokens)
+        )
+    _emit(result, json_out)
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
-    """Add `aimo bench engine`, `aimo bench harness` and `aimo bench compare`."""
+    """Add `aimo bench engine`, `harness`, `openai` and `compare`."""
     bench_app.command("engine", context_settings={"allow_extra_args": True})(bench_engine_command)
     bench_app.command("harness")(bench_harness_command)
+    bench_app.command("openai")(bench_openai_command)
     bench_app.command("compare")(bench_compare_command)

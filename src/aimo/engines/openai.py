@@ -116,7 +116,8 @@ class OpenAIEngine:
                 raise _ServerError(f"could not list models ({type(exc).__name__}: {exc})") from exc
         return self._model_names[url]
 
-    def _body(self, request: GenerationRequest, model: str) -> tuple[str, dict[str, Any]]:
+    def request_body(self, request: GenerationRequest, model: str) -> tuple[str, dict[str, Any]]:
+        """The API path and JSON body this engine sends for `request`."""
         body: dict[str, Any] = {
             "model": model,
             "max_tokens": request.max_tokens,
@@ -151,7 +152,7 @@ class OpenAIEngine:
         return "chat/completions", body
 
     async def _stream_once(self, url: str, request: GenerationRequest) -> AsyncIterator[Chunk]:
-        path, body = self._body(request, await self.model_name(url))
+        path, body = self.request_body(request, await self.model_name(url))
         self.requests_sent[url] += 1
         finish: str | None = None
         usage: dict[str, Any] = {}

@@ -7,8 +7,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # Sessions one template process can have alive at once (running or idle); each gets its own uid.
 MAX_SLOTS = 256
 
-DEFAULT_PRELOAD = ["math", "cmath", "fractions", "decimal", "itertools", "functools", "collections",
-                   "numpy", "sympy"]
+DEFAULT_PRELOAD = [
+    "math",
+    "cmath",
+    "fractions",
+    "decimal",
+    "itertools",
+    "functools",
+    "collections",
+    "numpy",
+    "sympy",
+]
 
 
 class SandboxConfig(BaseModel):

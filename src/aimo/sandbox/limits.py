@@ -95,9 +95,11 @@ class ProcessLimits:
 def enter_namespaces(isolation: Isolation) -> None:
     """In a session process (pid 1 of its PID namespace where allowed): new mount, network, IPC and
     UTS namespaces, a private /proc showing only the session's processes."""
-    flags = (CLONE_NEWNS if isolation.mount_namespace else 0) | (
-        CLONE_NEWNET if isolation.network_namespace else 0
-    ) | (CLONE_NEWIPC | CLONE_NEWUTS if isolation.ipc_uts_namespaces else 0)
+    flags = (
+        (CLONE_NEWNS if isolation.mount_namespace else 0)
+        | (CLONE_NEWNET if isolation.network_namespace else 0)
+        | (CLONE_NEWIPC | CLONE_NEWUTS if isolation.ipc_uts_namespaces else 0)
+    )
     if flags:
         unshare(flags)
     if isolation.mount_namespace:
@@ -134,8 +136,14 @@ def close_fds_except(keep: set[int]) -> None:
 
 def interpreter_paths() -> list[str]:
     """Where this Python's files live: what a session must be able to read to import and re-exec."""
-    paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.realpath(sys.executable)), *(p for p in sys.path if p)}
+    paths = {
+        sys.prefix,
+        sys.exec_prefix,
+        sys.base_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(os.path.realpath(sys.executable)),
+        *(p for p in sys.path if p),
+    }
     return sorted({os.path.realpath(p) for p in paths if os.path.exists(p)})
 
 

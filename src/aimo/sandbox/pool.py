@@ -23,8 +23,14 @@ ORPHAN_EXIT_TIMEOUT_S = 10.0
 class Worker:
     """One live session process: send it cells, read what it sends back, kill it (once)."""
 
-    def __init__(self, template: Template, spawned: dict[str, Any], sock: socket.socket,
-                 max_frame: int, on_gone: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        template: Template,
+        spawned: dict[str, Any],
+        sock: socket.socket,
+        max_frame: int,
+        on_gone: Callable[[], None],
+    ) -> None:
         self.slot = int(spawned["slot"])
         self.uid: int | None = spawned.get("uid")
         self.workdir = str(spawned.get("workdir") or "")
@@ -44,8 +50,12 @@ class Worker:
     @property
     def alive(self) -> bool:
         """False once the process is known to be gone, being killed, or orphaned by its template."""
-        return (self._kill_task is None and self._template.alive
-                and self._reader_task is not None and not self._reader_task.done())
+        return (
+            self._kill_task is None
+            and self._template.alive
+            and self._reader_task is not None
+            and not self._reader_task.done()
+        )
 
     async def connect(self, timeout: float) -> None:
         """Wait for the session process to report that it is set up."""
@@ -140,7 +150,6 @@ class Worker:
             if self._reader_task is not None:
                 self._reader_task.cancel()
             self._on_gone()
-
 
     async def _read_to_eof(self) -> None:
         while self._reader is not None and await self._reader.read(1 << 16):
@@ -262,8 +271,9 @@ class WorkerPool:
 
     async def _refill(self) -> None:
         try:
-            while (len(self._idle) < self._config.warm_sessions and not self._slots.locked()
-                   and not self._closed):
+            while (
+                len(self._idle) < self._config.warm_sessions and not self._slots.locked() and not self._closed
+            ):
                 try:
                     worker = await self._spawn()
                 except SandboxError as exc:
@@ -301,4 +311,3 @@ class _Once:
         func, self._func = self._func, None
         if func is not None:
             func()
-

@@ -26,8 +26,9 @@ class Session:
     saying so with `state_lost=True`; the next call runs in a fresh process.
     """
 
-    def __init__(self, pool: WorkerPool, config: SandboxConfig, worker: Worker,
-                 on_close: Callable[[Session], None]) -> None:
+    def __init__(
+        self, pool: WorkerPool, config: SandboxConfig, worker: Worker, on_close: Callable[[Session], None]
+    ) -> None:
         self._pool = pool
         self._config = config
         self._worker: Worker | None = worker
@@ -73,8 +74,14 @@ class Session:
                 if partial is not None and partial.get("op") == "result":
                     return _result(partial, started, state_lost)  # it finished in the meantime
                 await self._lose(worker)
-                return _result(partial or {}, started, True, timed_out=True, killed=True,
-                               error=f"TimeoutError: the code ran longer than {timeout:g} s and was stopped")
+                return _result(
+                    partial or {},
+                    started,
+                    True,
+                    timed_out=True,
+                    killed=True,
+                    error=f"TimeoutError: the code ran longer than {timeout:g} s and was stopped",
+                )
             except ProtocolError:
                 exit_info = await self._lose(worker)
                 what = describe_exit(exit_info)
@@ -110,13 +117,20 @@ class Session:
     async def __aenter__(self) -> Session:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.close()
 
 
-def _result(reply: dict[str, Any], started: float, state_lost: bool, timed_out: bool = False,
-            error: str | None = None, killed: bool = False) -> ExecResult:
+def _result(
+    reply: dict[str, Any],
+    started: float,
+    state_lost: bool,
+    timed_out: bool = False,
+    error: str | None = None,
+    killed: bool = False,
+) -> ExecResult:
     """An ExecResult from a session's answer, which is checked: the process ran hostile code."""
 
     def text(key: str) -> str:

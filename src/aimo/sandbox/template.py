@@ -84,8 +84,15 @@ class Template:
         parent, child = socket.socketpair()
         try:
             self._proc = subprocess.Popen(
-                [python, "-I", "-c", BOOTSTRAP, json.dumps(sys.path), str(child.fileno()),
-                 self._config.model_dump_json()],
+                [
+                    python,
+                    "-I",
+                    "-c",
+                    BOOTSTRAP,
+                    json.dumps(sys.path),
+                    str(child.fileno()),
+                    self._config.model_dump_json(),
+                ],
                 pass_fds=[child.fileno()],
                 env=template_env(self._config, python),
                 stdin=subprocess.DEVNULL,

@@ -79,8 +79,9 @@ class _SessionProcess:
         limits.enter_namespaces(spec.isolation)
         uid = spec.uid if spec.isolation.setuid else os.getuid()
         if spec.isolation.mount_namespace:
-            workdir = limits.mount_private_tmp(uid, uid if spec.isolation.setuid else os.getgid(),
-                                               spec.disk_bytes)
+            workdir = limits.mount_private_tmp(
+                uid, uid if spec.isolation.setuid else os.getgid(), spec.disk_bytes
+            )
         else:
             workdir = spec.host_workdir or os.getcwd()
         os.chdir(workdir)

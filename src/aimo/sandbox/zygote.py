@@ -126,12 +126,15 @@ class Zygote:
         self._selector.register(sock, selectors.EVENT_READ, None)
         if threading.active_count() > 1 or len(os.listdir("/proc/self/task")) > 1:
             warnings.append("sandbox: a preloaded module started threads; forking may be unreliable")
-        send_frame(sock, {
-            "op": "ready",
-            "pid": os.getpid(),
-            "isolation": self._isolation.to_dict(),
-            "warnings": warnings,
-        })
+        send_frame(
+            sock,
+            {
+                "op": "ready",
+                "pid": os.getpid(),
+                "isolation": self._isolation.to_dict(),
+                "warnings": warnings,
+            },
+        )
 
     @staticmethod
     def _preload(names: list[str]) -> list[str]:
@@ -198,8 +201,15 @@ class Zygote:
                 os.mkdir(workdir, 0o700)
                 if self._isolation.setuid:
                     os.chown(workdir, uid, uid)
-            spec = SessionSpec(uid, self._isolation, self._limits, self._config.disk_mb << 20, workdir,
-                               self._config.output_limit_bytes, self._config.int_max_str_digits)
+            spec = SessionSpec(
+                uid,
+                self._isolation,
+                self._limits,
+                self._config.disk_mb << 20,
+                workdir,
+                self._config.output_limit_bytes,
+                self._config.int_max_str_digits,
+            )
             kill_r, kill_w = os.pipe()
             pid = os.fork()
             if pid == 0:
@@ -215,8 +225,12 @@ class Zygote:
         slot = _Slot(index, pid, os.pidfd_open(pid), kill_w, workdir)
         self._slots[index] = slot
         self._selector.register(slot.pidfd, selectors.EVENT_READ, index)
-        return {"slot": index, "uid": uid if self._isolation.setuid else None,
-                "workdir": workdir, "supervisor": pid}
+        return {
+            "slot": index,
+            "uid": uid if self._isolation.setuid else None,
+            "workdir": workdir,
+            "supervisor": pid,
+        }
 
     def _kill(self, request_id: Any, index: int, grace: bool) -> None:
         slot = self._slots[index]
