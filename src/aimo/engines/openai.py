@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from typing import Any, Literal
 
 import httpx
@@ -86,8 +87,11 @@ class OpenAIEngine:
             url = self._pick_url()
             self._in_flight[url] += 1
             try:
-                async for chunk in self._stream_once(url, request):
-                    yield chunk
+                # aclosing: when our consumer stops early, the HTTP response is closed right away (so
+                # the server aborts the generation), not whenever the inner generator is collected.
+                async with aclosing(self._stream_once(url, request)) as chunks:
+                    async for chunk in chunks:
+                        yield chunk
                 return
             except _ServerError as exc:  # raised only before the first chunk, so a retry duplicates nothing
                 failures.append(f"{url}: {exc}")

@@ -26,6 +26,7 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,8 +182,9 @@ class ReplayEngine:
 
         self.active_streams += 1
         try:
-            async for chunk in self._play(playback, prompt_tokens):
-                yield chunk
+            async with aclosing(self._play(playback, prompt_tokens)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
         finally:
             self.active_streams -= 1
 
