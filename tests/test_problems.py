@@ -58,7 +58,7 @@ def test_configurable_field_names(tmp_path):
         ("empty.jsonl", "\n", "no problems"),
         ("list.json", '{"x": 1}', "expected a list of problems"),
         ("bad.json", "[{", "invalid JSON"),
-        ("scalar.jsonl", "42\n", "expected an object"),
+        ("scalar.jsonl", "42\n", "expected a JSON object"),
         ("empty.csv", "", "empty CSV"),
         ("p.txt", "hello", "unknown problem file type"),
         ("broken.parquet", "not parquet", "not a readable Parquet file"),

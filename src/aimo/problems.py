@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from aimo.errors import AimoError
+from aimo.jsonl import read_jsonl_objects
 
 ID_FIELDS = ("id", "problem_id", "unique_id", "idx", "index")
 TEXT_FIELDS = ("problem", "question", "text", "prompt", "Problem", "Question")
@@ -76,14 +77,7 @@ def problem_from_text(text: str, problem_id: str = "problem") -> Problem:
 
 
 def _read_jsonl(path: Path) -> Iterable[tuple[int, Any]]:
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                yield n, json.loads(line)
-            except ValueError as exc:
-                raise ProblemFileError(f"{path}:{n}: invalid JSON ({exc.args[0].split(':')[0]})") from None
+    return read_jsonl_objects(path, ProblemFileError)
 
 
 def _read_json(path: Path) -> Iterable[tuple[int, Any]]:

@@ -74,7 +74,7 @@ def test_grade_integer_mode_rejects_non_integer_gold_matches(
     ("content", "message"),
     [
         ('{"model_output": "x"}\n', "in.jsonl:1: missing field gold"),
-        ('{"model_output": "x", "gold": "1"}\nnot json\n', "in.jsonl:2: not valid JSON"),
+        ('{"model_output": "x", "gold": "1"}\nnot json\n', "in.jsonl:2: invalid JSON"),
         ("[1, 2]\n", "in.jsonl:1: expected a JSON object"),
         ('{"model_output": 5, "gold": "1"}\n', "model_output must be a string"),
         ('{"model_output": "x", "gold": null}\n', "gold must be a string or a number"),

@@ -64,7 +64,7 @@ def test_aimo_format_is_lenient_on_names_and_numbers(tmp_path: Path) -> None:
     [
         ('{"samples": []}\n', ":1: missing 'problem_id'"),
         ('{"problem_id": "a", "samples": [{"completion_tokens": 3}]}\n', ":1: a sample needs"),
-        ('{"problem_id": "a", "samples": []}\nnot json\n', ":2: not JSON"),
+        ('{"problem_id": "a", "samples": []}\nnot json\n', ":2: invalid JSON"),
         ('{"foo": 1}\n', "unknown trace format"),
     ],
 )

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from aimo.cli.options import with_run_options
+from aimo.cli.options import AnswerFieldOpt, IdFieldOpt, TextFieldOpt, with_run_options
 from aimo.config import RunConfig
 from aimo.errors import AimoError
 from aimo.evaluate.analysis import Analysis, analyze
@@ -58,9 +58,9 @@ def eval_(
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N problems.")] = None,
     report: Annotated[bool, typer.Option(help="Write report.html and report.md at the end.")] = True,
-    id_field: Annotated[str | None, typer.Option(help="Field holding the problem id.")] = None,
-    text_field: Annotated[str | None, typer.Option(help="Field holding the problem text.")] = None,
-    answer_field: Annotated[str | None, typer.Option(help="Field holding the gold answer.")] = None,
+    id_field: IdFieldOpt = None,
+    text_field: TextFieldOpt = None,
+    answer_field: AnswerFieldOpt = None,
     *,
     run_config: RunConfig,
     run_flags: dict[str, Any],

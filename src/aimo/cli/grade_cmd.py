@@ -11,6 +11,7 @@ import typer
 
 from aimo.answers import ExtractionConfig, GradeMode, extract, grade, resolve_mode
 from aimo.errors import AimoError
+from aimo.jsonl import read_jsonl_objects
 
 REQUIRED_FIELDS = ("model_output", "gold")
 
@@ -26,16 +27,8 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise AimoError(f"{path}: no such file")
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, row in read_jsonl_objects(path):
         where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise AimoError(f"{where}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise AimoError(f"{where}: expected a JSON object, got {type(row).__name__}")
         missing = [name for name in REQUIRED_FIELDS if name not in row]
         if missing:
             raise AimoError(f"{where}: missing field {', '.join(missing)}")

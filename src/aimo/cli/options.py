@@ -52,6 +52,10 @@ VoteOpt = Annotated[
 ]
 TimeBudgetOpt = Annotated[float | None, typer.Option(help="Total seconds for the whole run.")]
 
+IdFieldOpt = Annotated[str | None, typer.Option(help="Field holding the problem id.")]
+TextFieldOpt = Annotated[str | None, typer.Option(help="Field holding the problem text.")]
+AnswerFieldOpt = Annotated[str | None, typer.Option(help="Field holding the gold answer.")]
+
 
 def build_config(
     config: Path | None,

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from aimo.cli.options import with_run_options
+from aimo.cli.options import AnswerFieldOpt, IdFieldOpt, TextFieldOpt, with_run_options
 from aimo.config import RunConfig
 from aimo.engines.factory import open_engine
 from aimo.problems import FieldNames, Problem, load_problems, problem_from_text
@@ -40,9 +40,9 @@ def solve(
         Path | None, typer.Option("--output", "-o", help="Write one JSON line per problem.")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Skip problems already in --output.")] = False,
-    id_field: Annotated[str | None, typer.Option(help="Field holding the problem id.")] = None,
-    text_field: Annotated[str | None, typer.Option(help="Field holding the problem text.")] = None,
-    answer_field: Annotated[str | None, typer.Option(help="Field holding the gold answer.")] = None,
+    id_field: IdFieldOpt = None,
+    text_field: TextFieldOpt = None,
+    answer_field: AnswerFieldOpt = None,
     *,
     run_config: RunConfig,
     run_flags: dict[str, Any],

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aimo.errors import AimoError
+from aimo.jsonl import read_jsonl_objects
 
 TRACE_SCHEMA = 1
 CONSOL_DEFAULT_RUN = "o3minilow-aime24-vote"
@@ -249,17 +250,7 @@ def _split_run(path: Path, run: str | None) -> tuple[Path, str | None]:
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise TraceError(f"trace file not found: {path}")
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TraceError(f"{path}:{number}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise TraceError(f"{path}:{number}: expected a JSON object")
-            yield number, row
+    yield from read_jsonl_objects(path, TraceError)
 
 
 def _at_line(
