@@ -32,8 +32,8 @@ def aimo_eval(*args: str) -> object:
     return result
 
 
-def replay_args(trace: Path, *more: str) -> list[str]:
-    return [str(trace), "--engine", "replay", "--traces", str(trace), "-n", "4", *more]
+def replay_args(trace: Path, *more: str, samples: int = 4) -> list[str]:
+    return [str(trace), "--engine", "replay", "--traces", str(trace), "-n", str(samples), *more]
 
 
 def replay_config(tmp_path: Path, trace: Path, tokens_per_s: float) -> Path:
@@ -136,19 +136,7 @@ def test_resume_with_other_options_is_refused(tmp_path, tiny_trace):
     aimo_eval(*replay_args(tiny_trace, "--out", str(out), "--no-report", "--limit", "2"))
     with pytest.raises(AimoError, match=r"strategy\.samples is 2 here but 4"):
         aimo_eval(
-            str(tiny_trace),
-            "--engine",
-            "replay",
-            "--traces",
-            str(tiny_trace),
-            "-n",
-            "2",
-            "--limit",
-            "2",
-            "--out",
-            str(out),
-            "--resume",
-            "--no-report",
+            *replay_args(tiny_trace, "--limit", "2", "--out", str(out), "--resume", "--no-report", samples=2)
         )
     with pytest.raises(AimoError, match="already holds a run"):
         aimo_eval(*replay_args(tiny_trace, "--out", str(out), "--no-report", "--limit", "2"))
@@ -185,18 +173,7 @@ def test_competition_mode_runs_orders_under_the_time_manager(tmp_path, tiny_trac
 def test_compare_two_runs(tmp_path, tiny_trace):
     a, b = tmp_path / "a", tmp_path / "b"
     aimo_eval(*replay_args(tiny_trace, "--out", str(a), "--no-report"))
-    aimo_eval(
-        str(tiny_trace),
-        "--engine",
-        "replay",
-        "--traces",
-        str(tiny_trace),
-        "-n",
-        "1",
-        "--out",
-        str(b),
-        "--no-report",
-    )
+    aimo_eval(*replay_args(tiny_trace, "--out", str(b), "--no-report", samples=1))
     md = tmp_path / "cmp.md"
     result = runner.invoke(app, ["compare", str(a), str(b), "--output", str(md)])
     assert result.exit_code == 0, result.output
