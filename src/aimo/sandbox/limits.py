@@ -23,9 +23,11 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
+MS_RDONLY = 0x1
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
@@ -114,14 +116,33 @@ def enter_namespaces(isolation: Isolation) -> None:
 def mount_private_tmp(uid: int, gid: int, size_bytes: int) -> str:
     """Mount a size-limited tmpfs owned by `uid` on /tmp and show it at /var/tmp and /dev/shm too.
 
-    Returns the session's working directory. Needs a mount namespace.
+    The interpreter's own directories below /tmp (a virtualenv or checkout there, as in a CI clone)
+    are bound back in, read-only, so a session can still start `sys.executable`. Returns the session's
+    working directory. Needs a mount namespace.
     """
+    below = [p for p in interpreter_paths() if p.startswith(PRIVATE_TMP + "/")]
+    below = [p for p in below if not any(p.startswith(q + "/") for q in below)]  # parents carry children
+    fds = [os.open(path, os.O_PATH) for path in below]  # still reachable until covered
     options = f"size={size_bytes},mode=0700,uid={uid},gid={gid}"
     mount("tmpfs", PRIVATE_TMP, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    for target, fd in zip(below, fds, strict=True):
+        _bind_back(f"/proc/self/fd/{fd}", target)
+        mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+        os.close(fd)
     for path in SHARED_TMP_DIRS:
         if os.path.isdir(path) and not os.path.islink(path):
             mount(PRIVATE_TMP, path, None, MS_BIND)
     return PRIVATE_TMP
+
+
+def _bind_back(source: str, target: str) -> None:
+    """Bind `source` (a /proc/self/fd path) onto `target`, creating the mount point first."""
+    if os.path.isdir(source):
+        os.makedirs(target, mode=0o755, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+        open(target, "a").close()
+    mount(source, target, None, MS_BIND | MS_REC)
 
 
 def close_fds_except(keep: set[int]) -> None:
@@ -170,13 +191,7 @@ def expose_paths(paths: list[str]) -> None:
         fds = [os.open(target, os.O_PATH) for target in targets]  # still reachable until covered
         mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
         for target, fd in zip(targets, fds, strict=True):
-            source = f"/proc/self/fd/{fd}"
-            if os.path.isdir(source):
-                os.makedirs(target, mode=0o755, exist_ok=True)
-            else:
-                os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
-                open(target, "a").close()
-            mount(source, target, None, MS_BIND | MS_REC)
+            _bind_back(f"/proc/self/fd/{fd}", target)
             os.close(fd)
 
 
