@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
+from aimo.solve.simulate import shared_data_dir as locate_shared_data
+
 sys.path.insert(0, str(Path(__file__).parent))  # test support modules (tinymodel)
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def shared_data() -> Path:
-    """../shared/data next to the repository (or $AIMO_SHARED_DATA)."""
-    return Path(os.environ.get("AIMO_SHARED_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
-    path = shared_data()
+    path = locate_shared_data()
     if not path.is_dir():
         pytest.skip(f"shared data not found at {path}: check out ../shared or set AIMO_SHARED_DATA")
     return path

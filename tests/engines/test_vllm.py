@@ -22,9 +22,8 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from servers import free_port
+from servers import free_port, wait_until_serving
 from tinymodel import qwen2_vocab
 
 from aimo.engines.base import EngineError, GenerationRequest, complete
@@ -309,18 +308,8 @@ def vllm_server(vllm_env: Path, tiny_hf: Path, tmp_path_factory: pytest.TempPath
             cmd, env=_vllm_env(), stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the vLLM server exited ({proc.returncode}):\n{_tail(log.read_text())}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the vLLM server did not start in 600 s:\n{_tail(log.read_text())}")
-            time.sleep(0.5)
+        health = f"http://127.0.0.1:{port}/health"
+        wait_until_serving(proc, health, 600, lambda: _tail(log.read_text()), "the vLLM server")
         _SERVER_LOGS[f"http://127.0.0.1:{port}/v1"] = log
         yield f"http://127.0.0.1:{port}/v1"
     finally:

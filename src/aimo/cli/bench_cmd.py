@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,16 +47,10 @@ def parse_concurrency(values: list[str], extra: list[str]) -> list[int]:
 
 
 def default_traces() -> Path:
-    """math_cot_100.jsonl in `$AIMO_SHARED_DATA/traces`, else in the `shared/data` folder next to the
-    working directory or next to this checkout of aimo (the first that exists)."""
-    import aimo
+    """math_cot_100.jsonl in the shared data folder (see `shared_data_dir`)."""
+    from aimo.solve.simulate import shared_data_dir
 
-    name = Path("traces") / "math_cot_100.jsonl"
-    if env := os.environ.get("AIMO_SHARED_DATA"):
-        return Path(env) / name
-    candidates = [Path("..") / "shared" / "data" / name]
-    candidates.append(Path(aimo.__file__).resolve().parents[3] / "shared" / "data" / name)
-    return next((path for path in candidates if path.is_file()), candidates[0])
+    return shared_data_dir() / "traces" / "math_cot_100.jsonl"
 
 
 def describe_engine(engine: Engine, config: EngineConfig) -> dict[str, Any]:

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from aimo.cli.options import AnswerFieldOpt, IdFieldOpt, TextFieldOpt, with_run_options
+from aimo.cli.progress import progress_bar
 from aimo.config import RunConfig
 from aimo.errors import AimoError
 from aimo.evaluate.analysis import Analysis, analyze
@@ -109,14 +109,7 @@ def _run(session: Session) -> None:
     )
     tally = {"right": 0, "graded": 0}
     started = time.monotonic()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    ) as progress:
+    with progress_bar(err) as progress:
         task = progress.add_task("eval", total=total, completed=done)
 
         def advance(repeat: int, result: ProblemResult) -> None:

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from aimo.cli.options import AnswerFieldOpt, IdFieldOpt, TextFieldOpt, with_run_options
+from aimo.cli.progress import progress_bar
 from aimo.config import RunConfig
 from aimo.engines.factory import open_engine
 from aimo.problems import FieldNames, Problem, load_problems, problem_from_text
@@ -82,7 +82,7 @@ async def _solve(
                 return await solve_problems(
                     engine, problems, settings, sandbox, writer, on_result=_print_result
                 )
-        with _progress() as progress:
+        with progress_bar(err) as progress:
             task = progress.add_task("problems", total=len(problems))
 
             def advance(result: ProblemResult) -> None:
@@ -90,17 +90,6 @@ async def _solve(
                 _print_result(result, console=progress.console)
 
             return await solve_problems(engine, problems, settings, sandbox, writer, on_result=advance)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    )
 
 
 def format_votes(votes: dict[str, float], limit: int = 5) -> str:

@@ -41,11 +41,13 @@ def same_answer(answer: str | None, gold: str | None) -> bool:
 
 
 def shared_data_dir() -> Path:
-    """The shared data folder: $AIMO_SHARED_DATA, else `../shared/data` next to the repository root."""
-    env = os.environ.get("AIMO_SHARED_DATA")
-    if env:
+    """The shared data folder: $AIMO_SHARED_DATA, else `../shared/data` from the working directory or
+    next to this checkout of aimo (the first that exists; the latter when neither does)."""
+    if env := os.environ.get("AIMO_SHARED_DATA"):
         return Path(env)
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    beside_checkout = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    from_cwd = Path("..") / "shared" / "data"
+    return from_cwd if from_cwd.is_dir() else beside_checkout
 
 
 # -- (a) stopping rules on recorded samples ---------------------------------------------------------
