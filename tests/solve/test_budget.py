@@ -26,12 +26,12 @@ def test_no_total_means_no_deadline_unless_capped() -> None:
     budget = BudgetManager(BudgetConfig(), 3, clock).start_problem()
     assert budget.deadline == math.inf and budget.samples_scale == 1.0
     capped = BudgetManager(BudgetConfig(per_problem_max_s=60), None, clock).start_problem()
-    assert capped.deadline == clock.now + 60 and capped.soft_deadline == clock.now + 48
+    assert capped.deadline == clock.now + 60 and capped.soft_deadline == clock.now + 60
 
 
 def test_fair_share_and_unused_time_flows_forward() -> None:
     clock = FakeClock()
-    config = BudgetConfig(total_s=100, reserve_s=5, fallback_s=1)
+    config = BudgetConfig(total_s=100, reserve_s=5, fallback_s=1, borrow=1.0, soft_fraction=0.8)
     manager = BudgetManager(config, 10, clock)
     first = manager.start_problem()
     assert first.allotted_s == pytest.approx((100 - 5 - 10) / 10)
@@ -42,6 +42,18 @@ def test_fair_share_and_unused_time_flows_forward() -> None:
     assert second.allotted_s == pytest.approx((100 - 5 - 1 - 9) / 9)
     assert second.allotted_s > first.allotted_s
     assert manager.problems_done == 1 and manager.problems_left == 9
+
+
+def test_plan_horizon_is_the_fair_share_and_running_samples_may_borrow_past_it() -> None:
+    clock = FakeClock()
+    manager = BudgetManager(BudgetConfig(total_s=100, reserve_s=0, fallback_s=0), 10, clock)
+    first = manager.start_problem()
+    assert first.soft_deadline == pytest.approx(clock.now + 10)  # plan within the fair share
+    assert first.deadline == pytest.approx(clock.now + 30)  # a started sample may run on (borrow 3)
+    clock.now += 30
+    manager.finish_problem()
+    second = manager.start_problem()  # what the first borrowed comes out of the later shares
+    assert second.soft_deadline == pytest.approx(clock.now + 70 / 9)
 
 
 def test_falling_behind_lowers_the_sample_count() -> None:

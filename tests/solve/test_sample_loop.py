@@ -94,7 +94,7 @@ def test_deadline_cancels_and_forces_answers():
     assert all(s.meta.get("forced") for s in result.samples)
 
 
-def test_engine_errors_in_every_sample_raise():
+def test_a_problem_whose_samples_all_fail_answers_nothing_and_says_why():
     from aimo.engines.base import EngineError
 
     class Broken(ScriptedEngine):
@@ -102,8 +102,48 @@ def test_engine_errors_in_every_sample_raise():
             raise EngineError("server down")
             yield  # pragma: no cover
 
-    with pytest.raises(EngineError, match="server down"):
-        solve(Broken(lambda *a: ""), StrategyConfig(samples=2))
+    result = solve(Broken(lambda *a: ""), StrategyConfig(samples=2))
+    assert result.answer is None and result.stop_reason == "error"
+    assert "server down" in result.meta["error"]
+    assert all(s.finish_reason == "error" and "server down" in s.meta["error"] for s in result.samples)
+
+
+def test_a_sample_failing_with_any_exception_loses_only_that_sample():
+    class FlakySession(ScriptedEngine):
+        async def stream(self, request):
+            if request.meta.get("sample_index") == 1:
+                raise RuntimeError("sandbox session failed to open")
+            async for chunk in super().stream(request):
+                yield chunk
+
+    result = solve(FlakySession(lambda *a: "\\boxed{42}"), StrategyConfig(samples=3))
+    assert result.answer == "42" and result.votes == {"42": 2.0}
+    [failed] = [s for s in result.samples if s.finish_reason == "error"]
+    assert failed.index == 1 and "RuntimeError: sandbox session failed" in failed.meta["error"]
+
+
+def test_a_run_goes_on_after_a_failed_problem_and_stops_when_the_engine_is_gone(tmp_path):
+    from aimo.engines.base import EngineError
+    from aimo.solve.config import BudgetConfig
+    from aimo.solve.records import RecordWriter, read_records
+    from aimo.solve.run import RunSettings, solve_problems
+
+    class DiesOnSecond(ScriptedEngine):
+        async def stream(self, request):
+            if request.meta.get("problem_id") != "p0":
+                raise EngineError("server down")
+            async for chunk in super().stream(request):
+                yield chunk
+
+    problems = [Problem(id=f"p{i}", text=f"Problem {i}", answer="42") for i in range(6)]
+    settings = RunSettings(StrategyConfig(samples=1), SamplingConfig(max_tokens=50), BudgetConfig())
+    writer = RecordWriter(tmp_path / "out.jsonl")
+    with pytest.raises(EngineError, match="3 problems in a row failed"):
+        asyncio.run(solve_problems(DiesOnSecond(lambda *a: "\\boxed{42}"), problems, settings, output=writer))
+    writer.close()
+    records = [r for r in read_records(tmp_path / "out.jsonl") if r.get("kind") == "problem"]
+    assert [r["problem_id"] for r in records] == ["p0", "p1", "p2", "p3"]
+    assert records[0]["correct"] is True and all(r["stop_reason"] == "error" for r in records[1:])
 
 
 def test_sample_record_round_trip():

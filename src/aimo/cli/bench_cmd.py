@@ -213,9 +213,58 @@ def bench_openai_command(
     _emit(result, json_out)
 
 
+def bench_budget_command(
+    data: Annotated[
+        Path | None, typer.Option(help="Problem file to draw from (default: the shared MATH test set).")
+    ] = None,
+    problems: Annotated[int, typer.Option(min=1, help="Problems in the seeded draw.")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of the draw.")] = 2026,
+    levels: Annotated[str, typer.Option(help="MATH levels to draw from, e.g. 1,2,3.")] = "1,2,3",
+    factors: Annotated[
+        str, typer.Option(help="aimo's budgets as multiples of the plain pass's time.")
+    ] = "0.5,1,2",
+    max_tokens: Annotated[int, typer.Option(min=1, help="Token cap of the plain pass.")] = 1024,
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    json_out: JsonOpt = None,
+    plot: Annotated[Path | None, typer.Option(help="Write an SVG chart of score against time here.")] = None,
+) -> None:
+    """aimo under a time budget vs the plain single greedy pass of the same model, in the same run."""
+    from aimo.bench.budget import bench_budget, budget_chart, draw_problems
+    from aimo.models import resolve_model
+    from aimo.solve.simulate import shared_data_dir
+
+    try:
+        level_list = [int(x) for x in levels.split(",") if x.strip()]
+        factor_list = [float(x) for x in factors.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter("levels and factors are comma-separated numbers") from None
+    run_config = build_config(config, model=model)
+    resolved = resolve_model(run_config.engine.model, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+    if resolved.kind != "gguf":
+        raise AimoError(f"aimo bench budget runs llama.cpp on a GGUF file; {resolved.location} is not one")
+    source = data or shared_data_dir() / "sets" / "math_test.jsonl"
+    drawn = draw_problems(source, problems, seed, level_list)
+    run_config = run_config.override(engine={"model": resolved.location})
+    result = bench_budget(
+        resolved.location,
+        drawn,
+        run_config,
+        factor_list,
+        max_tokens=max_tokens,
+        progress=lambda m: err.print(f"[dim]{m}[/dim]"),
+        settings={"data": str(source), "seed": seed, "levels": level_list},
+    )
+    _emit(result, json_out)
+    if plot is not None:
+        plot.write_text(budget_chart(result))
+        err.print(f"[dim]wrote {plot}[/dim]")
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Add `aimo bench engine`, `harness`, `openai` and `compare`."""
     bench_app.command("engine", context_settings={"allow_extra_args": True})(bench_engine_command)
     bench_app.command("harness")(bench_harness_command)
     bench_app.command("openai")(bench_openai_command)
     bench_app.command("compare")(bench_compare_command)
+    bench_app.command("budget")(bench_budget_command)

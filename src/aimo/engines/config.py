@@ -35,6 +35,8 @@ class EngineConfig(BaseModel):
     # replay: a file of recorded samples and the speed to play them at.
     traces: str | None = None
     replay_tokens_per_s: float | None = None
+    # replay: play like a batching engine with this `aimo bench engine --json` result's tok/s curve.
+    replay_throughput: str | None = None
 
     def fitted(self, concurrency: int, max_tokens: int) -> EngineConfig:
         """A copy whose llama.cpp context holds `concurrency` sequences of `max_tokens` at once.

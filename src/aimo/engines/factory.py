@@ -66,7 +66,7 @@ def create_engine(config: EngineConfig, progress: Progress | None = None) -> Eng
 
         if not config.traces:
             raise EngineError("the replay engine needs a trace file (--traces FILE)")
-        return ReplayEngine.from_file(config.traces, tokens_per_s=config.replay_tokens_per_s)
+        return ReplayEngine.from_config(config)
     raise EngineError(f"unknown engine {name!r}")
 
 

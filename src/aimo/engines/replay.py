@@ -15,9 +15,12 @@ with the recorded number of completion tokens.
 
 Tokens are not stored, so the text of a recording is spread evenly over its recorded completion
 tokens (or `len(text) / 4` of them when not recorded). That mapping decides where `max_tokens`
-truncates (finish reason "length") and how fast text comes at `tokens_per_s` per stream (None or 0:
-as fast as possible). Stop strings end a stream at their first occurrence, the stop string itself
-left out of the text, finish reason "stop". Closing the stream (or cancelling its task) stops it.
+truncates (finish reason "length") and how fast text comes: `tokens_per_s` per stream (None or 0:
+as fast as possible), or a `throughput` curve (total tok/s by the number of streams playing, e.g. an
+`aimo bench engine` result), which plays a batching engine: each stream gets total(c) / c tok/s while
+c streams play, so a planner can be exercised at GPU-like speeds on recorded samples.
+Stop strings end a stream at their first occurrence, the stop string itself left out of the text,
+finish reason "stop". Closing the stream (or cancelling its task) stops it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 
 from aimo.engines.base import Chunk, EngineError, FinishReason, GenerationRequest
 from aimo.engines.config import EngineConfig
+from aimo.engines.throughput import ThroughputCurve
 from aimo.engines.traces import TraceProblem, load_traces
 
 CHARS_PER_TOKEN = 4.0
@@ -114,13 +118,16 @@ class ReplayEngine:
         tokens_per_s: float | None = None,
         chunk_tokens: int = 16,
         wrap: bool = False,
+        throughput: ThroughputCurve | None = None,
     ) -> None:
-        """`wrap`: a sample index past the recorded ones reuses them cyclically instead of failing."""
+        """`wrap`: a sample index past the recorded ones reuses them cyclically instead of failing;
+        `throughput`: play at total(c) / c tok/s per stream while c streams play (not `tokens_per_s`)."""
         if chunk_tokens < 1:
             raise ValueError("chunk_tokens must be at least 1")
         if tokens_per_s is not None and tokens_per_s < 0:
             raise ValueError("tokens_per_s must be positive, or 0/None for unlimited")
         self.tokens_per_s = tokens_per_s or None
+        self.throughput = throughput
         self.chunk_tokens = chunk_tokens
         self.wrap = wrap
         self.problems = {p.problem_id: p for p in problems}
@@ -145,16 +152,24 @@ class ReplayEngine:
         tokens_per_s: float | None = None,
         chunk_tokens: int = 16,
         wrap: bool = False,
+        throughput: ThroughputCurve | None = None,
     ) -> ReplayEngine:
         """An engine over a trace file (any format `load_traces` reads)."""
-        return cls(load_traces(path, run), tokens_per_s=tokens_per_s, chunk_tokens=chunk_tokens, wrap=wrap)
+        return cls(
+            load_traces(path, run),
+            tokens_per_s=tokens_per_s,
+            chunk_tokens=chunk_tokens,
+            wrap=wrap,
+            throughput=throughput,
+        )
 
     @classmethod
     def from_config(cls, config: EngineConfig) -> ReplayEngine:
         """An engine from `--engine replay --traces FILE` (and `replay_tokens_per_s`)."""
         if not config.traces:
             raise EngineError("replay: no trace file given (--traces FILE)")
-        return cls.from_file(config.traces, tokens_per_s=config.replay_tokens_per_s)
+        curve = ThroughputCurve.from_bench(config.replay_throughput) if config.replay_throughput else None
+        return cls.from_file(config.traces, tokens_per_s=config.replay_tokens_per_s, throughput=curve)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
         """Play the selected recording back as text deltas; the last chunk has the finish reason."""
@@ -197,13 +212,14 @@ class ReplayEngine:
         emitted, reported = playback.start, playback.start_token
         token = playback.start_token + self.chunk_tokens
         while token < playback.end_token:
-            await self._pace(started, token - playback.start_token)
+            await self._pace(started, token - playback.start_token, self.chunk_tokens)
             upto = min(playback.char_at(token), playback.end)
             if upto > emitted:  # tokens of a chunk with no text go with the next one
                 yield Chunk(text=playback.text[emitted:upto], tokens=token - reported)
                 emitted, reported = upto, token
             token += self.chunk_tokens
-        await self._pace(started, playback.end_token - playback.start_token)
+        last = playback.end_token - playback.start_token
+        await self._pace(started, last, last - (token - self.chunk_tokens - playback.start_token))
         yield Chunk(
             text=playback.text[emitted : playback.end],
             tokens=playback.end_token - reported,
@@ -212,7 +228,11 @@ class ReplayEngine:
             completion_tokens=playback.end_token - playback.start_token,
         )
 
-    async def _pace(self, started: float, tokens: int) -> None:
+    async def _pace(self, started: float, tokens: int, step: int) -> None:
+        """Wait until `tokens` tokens of a stream are due (`step`: how many the last wait covered)."""
+        if self.throughput is not None:
+            await asyncio.sleep(step / self.throughput.per_stream(self.active_streams))
+            return
         if self.tokens_per_s is None:
             # Unlimited speed still takes turns with other streams, so that concurrent samples finish
             # in order of length and the harness sees each answer before the next one comes in.

@@ -1,7 +1,10 @@
 """The time manager of a run: a deadline for each problem from the time and the problems left.
 
 At the start of every problem the time still usable is shared fairly among the problems left, so
-time a problem does not use flows to the later ones. Each problem not yet finished keeps
+time a problem does not use flows to the later ones. A problem plans its samples to fit its fair share
+(`soft_deadline`: no sample is added after it) but the samples it started may run on to its hard
+`deadline`, up to `borrow` times the fair share, so a hard problem's long sample is not cut off just
+past the average; what it borrows comes out of the later problems' shares. Each problem not yet finished keeps
 `fallback_s` back (cancelling its samples and writing a forced answer), and the run keeps
 `reserve_s` back at the end. Hence the guarantee: if every problem has finished within `fallback_s`
 after its deadline, the run ends by `run_start + total_s - reserve_s`, because every deadline
@@ -29,7 +32,8 @@ class ProblemBudget:
     """The time a problem may take, as absolute clock readings.
 
     - `deadline`: cancel whatever still runs and answer with what is in (forced/fallback answer).
-    - `soft_deadline`: from then on, finish as soon as there is an answer (stop waiting for more votes).
+    - `soft_deadline`: the end of the problem's planning horizon (its fair share): the planner adds no
+      sample that it predicts cannot finish by then; samples already running go on to `deadline`.
     - `samples_scale`: multiply the planned number of samples by it (1.0 when on schedule).
     """
 
@@ -121,14 +125,15 @@ class BudgetManager:
         left = self.problems_left
         available = self.usable_end - now - cfg.fallback_s * left
         level = speed_level(available, left, self.baseline_s, cfg.speed_levels) if cfg.total_s else 0
-        allotted = min(max(0.0, available) / left * cfg.borrow, max(0.0, available))
+        fair = max(0.0, available) / left
+        allotted = min(fair * cfg.borrow, max(0.0, available))
         if cfg.per_problem_max_s is not None:
             allotted = min(allotted, cfg.per_problem_max_s)
         self._current = ProblemBudget(
             index=self.problems_done,
             started=now,
             deadline=now + allotted,
-            soft_deadline=now + cfg.soft_fraction * allotted,
+            soft_deadline=now + cfg.soft_fraction * min(fair, allotted),
             samples_scale=cfg.speed_levels[level][1],
             level=level,
         )

@@ -36,6 +36,8 @@ class StrategyConfig(BaseModel):
     stop_on_boxed: bool = True
     stop_on_code_answer: bool = False
     stop_at_think_end: bool = False
+    # Sample 0 decodes greedily (temperature 0) and wins ties: with one sample, the plain greedy pass.
+    greedy_first: bool = True
     # When a sample hits its token cap or the deadline without an answer, ask for one in a few tokens.
     force_answer: bool = True
     force_answer_timeout_s: float = Field(10.0, gt=0)
@@ -64,15 +66,28 @@ class BudgetConfig(BaseModel):
     fallback_s: float = Field(1.0, ge=0)
     # Problems assumed for the run when the count is not known (e.g. a server feeding one at a time).
     assumed_problems: int = Field(50, ge=1)
-    # A problem may take up to `borrow` times its fair share of the time left (1.0: never more).
-    borrow: float = Field(1.0, ge=1.0)
-    # Fraction of a problem's time after which it stops waiting for more answers once it has one.
-    soft_fraction: float = Field(0.8, gt=0, le=1)
+    # Samples already running may go on up to `borrow` times the problem's fair share of the time left
+    # (1.0: never more); the excess comes out of the later problems' shares.
+    borrow: float = Field(3.0, ge=1.0)
+    # The planner fills this fraction of the fair share with samples (its planning horizon).
+    soft_fraction: float = Field(1.0, gt=0, le=1)
     # Speed levels: (min ratio of fair share now to the run's initial fair share, samples multiplier),
-    # best first; the first level whose ratio is reached applies. The last must start at 0.
-    speed_levels: list[tuple[float, float]] = Field(
-        default_factory=lambda: [(0.9, 1.0), (0.7, 0.75), (0.5, 0.5), (0.0, 0.25)]
-    )
+    # best first; the first level whose ratio is reached applies. The last must start at 0. The
+    # planner already sizes each problem's samples to its time, so by default there is one level.
+    speed_levels: list[tuple[float, float]] = Field(default_factory=lambda: [(0.0, 1.0)])
+    # The planner: plan samples on measured engine speed and token needs (off: start all samples at once).
+    planner: bool = True
+    # Which quantile of tokens-to-answer a planned sample must be able to reach in the time it gets.
+    plan_quantile: float = Field(0.5, gt=0, lt=1)
+    # Tokens a sample needs before it answers, before this run has measured any (None: max_tokens / 2).
+    prior_tokens: int | None = Field(None, ge=1)
+    # Engine speed before this run has measured it: an `aimo bench engine --json` file (None: the cached
+    # measurement of this engine and model, else a short calibration at the start of the run).
+    throughput: str | None = None
+    # Measure the engine for a few seconds at the start of a timed run when no measurement is cached.
+    calibrate: bool = True
+    # The planner adds samples only while the leading answer is fewer than this many votes ahead.
+    settled_lead: float = Field(2.0, gt=0)
 
     @field_validator("speed_levels")
     @classmethod

@@ -1,4 +1,5 @@
-"""One problem's orchestration: N samples at once, stop rules on the answers as they arrive, the vote."""
+"""One problem's orchestration: samples started as the plan says, stop rules on the answers as they
+arrive, samples added while the vote is unsettled and time remains, the vote."""
 
 from __future__ import annotations
 
@@ -6,21 +7,27 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 
-from aimo.engines.base import EngineError
 from aimo.problems import Problem
 from aimo.solve.budget import ProblemBudget
 from aimo.solve.config import StrategyConfig
+from aimo.solve.planner import Planner, Start
 from aimo.solve.prompts import prompt_kinds
 from aimo.solve.sample import SampleRunner
 from aimo.solve.stopping import StopRule, check_stop, parse_stop_rules
 from aimo.solve.types import ProblemResult, Sample
-from aimo.solve.voting import VoteConfig, tally, winner
+from aimo.solve.voting import VoteConfig, leader_margin, max_sample_weight, sample_weights, tally, winner
 
 SampleCallback = Callable[[Sample], None]
+# Answers that count as "the sample reached an answer by itself" for the planner's token model.
+_NATURAL_ENDS = ("boxed", "stop", "think", "code_answer")
 
 
 class ProblemSolver:
-    """Solves one problem at a time: launches the samples, stops early when a rule says so, votes."""
+    """Solves one problem at a time: launches samples, stops early when a rule says so, votes.
+
+    Without a planner (or without a budget) all the strategy's samples start at once. With both, the
+    planner decides how many start, with how many tokens, and whether to add more later; samples
+    are added only while the vote's leader is less than `settled_lead` votes ahead."""
 
     def __init__(
         self,
@@ -29,6 +36,8 @@ class ProblemSolver:
         vote: VoteConfig | None = None,
         stop_rules: Sequence[StopRule] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        planner: Planner | None = None,
+        settled_lead: float = 2.0,
     ) -> None:
         self.runner = runner
         self.strategy = strategy
@@ -37,6 +46,8 @@ class ProblemSolver:
             list(stop_rules) if stop_rules is not None else parse_stop_rules(strategy.stop_rules)
         )
         self.clock = clock
+        self.planner = planner
+        self.settled_lead = settled_lead
 
     async def solve(
         self, problem: Problem, budget: ProblemBudget | None = None, on_sample: SampleCallback | None = None
@@ -48,64 +59,104 @@ class ProblemSolver:
         sample_deadline = None
         if budget is not None:
             reserve = self.strategy.force_answer_timeout_s if self.strategy.force_answer else 0.0
-            sample_deadline = max(started, budget.deadline - min(reserve, budget.allotted_s / 4))
-        samples = [Sample(problem_id=problem.id, index=i, prompt_kind=kind) for i, kind in enumerate(kinds)]
-        tasks = {
-            asyncio.create_task(self.runner.fill(problem, sample, sample_deadline)): sample
-            for sample in samples
-        }
+            sample_deadline = max(started, budget.deadline - min(reserve, budget.allotted_s / 8))
+        planner = self.planner if budget is not None else None
+        samples: list[Sample] = []
+        tasks: dict[asyncio.Task[None], Sample] = {}
+
+        def launch(plan: Start) -> None:
+            for _ in range(plan.samples):
+                if len(samples) >= n:
+                    return
+                sample = Sample(problem_id=problem.id, index=len(samples), prompt_kind=kinds[len(samples)])
+                sample.meta["max_tokens"] = plan.max_tokens
+                samples.append(sample)
+                fill = self.runner.fill(problem, sample, sample_deadline, max_tokens=plan.max_tokens)
+                tasks[asyncio.create_task(fill)] = sample
+
+        if planner is not None and budget is not None:
+            now = self.clock()
+            launch(planner.first(budget.soft_deadline - now, _left(sample_deadline, now)))
+        else:
+            launch(Start(n, self.runner.sampling.max_tokens))
         finished: list[Sample] = []
-        errors: list[BaseException] = []
         stop_reason = "all_finished"
         pending = set(tasks)
         try:
             while pending:
-                timeout = self._wait_timeout(budget, finished)
+                timeout = None if budget is None else max(0.0, budget.deadline - self.clock())
                 done, pending = await asyncio.wait(
                     pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
                 for task in done:
                     sample = tasks[task]
                     if (exc := task.exception()) is not None:
-                        if not isinstance(exc, EngineError):
-                            raise exc
-                        errors.append(exc)
-                        sample.finish_reason, sample.meta["error"] = "error", str(exc)
+                        # One failing sample (engine, sandbox, anything) loses that sample, not the run.
+                        sample.finish_reason = "error"
+                        sample.meta["error"] = f"{type(exc).__name__}: {exc}"
+                    elif (
+                        planner is not None
+                        and sample.answer is not None
+                        and sample.finish_reason in _NATURAL_ENDS
+                    ):
+                        planner.tokens.add(sample.completion_tokens)
                     finished.append(sample)
                     if on_sample:
                         on_sample(sample)
                 if not done:
-                    stop_reason = (
-                        "deadline" if budget and self.clock() >= budget.deadline else "soft_deadline"
-                    )
+                    stop_reason = "deadline"
                     break
-                if pending and (reason := check_stop(self.stop_rules, [s.answer for s in finished], n)):
+                weights = sample_weights(finished, problem.text, self.vote)
+                answers = [s.answer for s in finished]
+                if pending and (
+                    reason := check_stop(self.stop_rules, answers, n, weights, max_sample_weight(self.vote))
+                ):
                     stop_reason = reason
                     break
+                if (
+                    planner is not None
+                    and budget is not None
+                    and leader_margin(answers, weights) < self.settled_lead
+                ):
+                    now = self.clock()
+                    more = planner.more(
+                        len(pending), len(samples), budget.soft_deadline - now, _left(sample_deadline, now)
+                    )
+                    before = set(tasks)
+                    launch(more)
+                    pending |= set(tasks) - before
         finally:
             await _cancel(pending)
         for task in pending:
             tasks[task].finish_reason = "cancelled"
-        if errors and len(errors) == len(samples):
-            raise errors[0]
-        order = [s.answer for s in finished]
         votes = tally(finished, problem.text, self.vote)
-        return ProblemResult(
+        errors = [s.meta["error"] for s in finished if s.finish_reason == "error"]
+        if errors and len(errors) == len(samples):
+            stop_reason = "error"
+        result = ProblemResult(
             problem_id=problem.id,
-            answer=winner(votes, order),
+            answer=winner(votes, _vote_order(finished, self.strategy.greedy_first)),
             votes=votes,
             samples=finished + [tasks[t] for t in pending],
             stop_reason=stop_reason,
             seconds=self.clock() - started,
             gold=problem.answer,
         )
+        if stop_reason == "error":
+            result.meta["error"] = errors[0]
+        return result
 
-    def _wait_timeout(self, budget: ProblemBudget | None, finished: list[Sample]) -> float | None:
-        """Wait for the next sample until the hard deadline, or only until the soft one once a vote is in."""
-        if budget is None:
-            return None
-        until = budget.soft_deadline if any(s.answer is not None for s in finished) else budget.deadline
-        return max(0.0, until - self.clock())
+
+def _left(deadline: float | None, now: float) -> float | None:
+    return None if deadline is None else max(0.0, deadline - now)
+
+
+def _vote_order(finished: Sequence[Sample], greedy_first: bool) -> list[str | None]:
+    """Answers in the order ties are broken: the greedy sample's first (if any), then as finished."""
+    order = [s.answer for s in finished]
+    if greedy_first:
+        order = [s.answer for s in finished if s.index == 0] + order
+    return order
 
 
 async def _cancel(tasks: set[asyncio.Task[None]]) -> None:

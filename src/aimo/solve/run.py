@@ -9,16 +9,20 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from aimo.answers import grade
-from aimo.engines.base import Engine
+from aimo.engines.base import Engine, EngineError
 from aimo.problems import Problem
 from aimo.solve.budget import BudgetManager
 from aimo.solve.config import BudgetConfig, SamplingConfig, StrategyConfig
+from aimo.solve.planner import prepare_planner
 from aimo.solve.problem import ProblemSolver, SampleCallback
 from aimo.solve.records import RecordWriter, read_records
 from aimo.solve.sample import SampleRunner
 from aimo.solve.types import ProblemResult
 
 ResultCallback = Callable[[ProblemResult], None]
+# A run stops (keeping what it wrote) when this many problems in a row failed in every sample: the
+# engine is gone, and going on would only write empty answers.
+MAX_FAILED_IN_A_ROW = 3
 
 
 @dataclass
@@ -69,31 +73,52 @@ async def solve_problems(
     on_sample: SampleCallback | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[ProblemResult]:
-    """Solve each problem in turn under one budget; each result is written the moment it is known."""
-    open_session = getattr(sandbox, "session", None)
-    runner = SampleRunner(
-        engine, settings.strategy, settings.sampling, open_session=open_session, clock=clock
-    )
-    solver = ProblemSolver(runner, settings.strategy, clock=clock)
+    """Solve each problem in turn under one budget; each result is written the moment it is known.
+
+    With a time budget (and `BudgetConfig.planner` on) the planner decides each problem's samples
+    from the engine's measured speed; the budget's clock starts before any calibration."""
     done = finished_ids(output)
     todo = [p for p in problems if p.id not in done]
     timed = settings.budget.total_s is not None or settings.budget.per_problem_max_s is not None
     manager = BudgetManager(settings.budget, n_problems=len(todo) or 1, clock=clock) if timed else None
+    planner = await prepare_planner(engine, settings, clock) if timed and settings.budget.planner else None
+    open_session = getattr(sandbox, "session", None)
+    runner = SampleRunner(
+        planner.meter if planner else engine,
+        settings.strategy,
+        settings.sampling,
+        open_session=open_session,
+        clock=clock,
+    )
+    solver = ProblemSolver(
+        runner, settings.strategy, clock=clock, planner=planner, settled_lead=settings.budget.settled_lead
+    )
     results: list[ProblemResult] = []
-    for problem in todo:
-        budget = manager.start_problem() if manager else None
-        result = await solver.solve(problem, budget, on_sample=on_sample)
-        if manager:
-            manager.finish_problem()
-        if problem.answer is not None and result.answer is not None:
-            # Math-mode grading can take seconds (sympy): keep it off the event loop.
-            mode = settings.strategy.answer_mode
-            result.correct = await asyncio.to_thread(grade, result.answer, problem.answer, mode)
-        elif problem.answer is not None:
-            result.correct = False
-        if output is not None:
-            output.write(result.to_record())
-        results.append(result)
-        if on_result:
-            on_result(result)
+    failed_in_a_row = 0
+    try:
+        for problem in todo:
+            budget = manager.start_problem() if manager else None
+            result = await solver.solve(problem, budget, on_sample=on_sample)
+            if manager:
+                manager.finish_problem()
+            if problem.answer is not None and result.answer is not None:
+                # Math-mode grading can take seconds (sympy): keep it off the event loop.
+                mode = settings.strategy.answer_mode
+                result.correct = await asyncio.to_thread(grade, result.answer, problem.answer, mode)
+            elif problem.answer is not None:
+                result.correct = False
+            if output is not None:
+                output.write(result.to_record())
+            results.append(result)
+            if on_result:
+                on_result(result)
+            failed_in_a_row = failed_in_a_row + 1 if result.stop_reason == "error" else 0
+            if failed_in_a_row >= MAX_FAILED_IN_A_ROW:
+                raise EngineError(
+                    f"{failed_in_a_row} problems in a row failed in every sample; "
+                    f"last: {result.meta['error']}"
+                )
+    finally:
+        if planner is not None:
+            planner.remember()
     return results

@@ -22,7 +22,7 @@ from aimo.engines.base import Engine, GenerationRequest, Message, ToolCall
 from aimo.problems import Problem
 from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.prompts import PROMPTS
-from aimo.solve.scan import THINK_END, StreamScanner
+from aimo.solve.scan import THINK_END, THINK_START, StreamScanner
 from aimo.solve.types import CodeRun, Sample
 from aimo.solve.voting import EntropyMeter
 
@@ -74,16 +74,25 @@ class SampleRunner:
         self._extraction = ExtractionConfig(mode=mode)
         self._output_extraction = OutputConfig(mode=mode)
 
-    async def fill(self, problem: Problem, sample: Sample, deadline: float | None = None) -> None:
-        """Generate `sample` of `problem` in place (a cancelled sample keeps what it had so far)."""
+    def temperature(self, sample: Sample) -> float:
+        """Sample 0 decodes greedily when the strategy says so (`greedy_first`); the others sample."""
+        return 0.0 if self.strategy.greedy_first and sample.index == 0 else self.sampling.temperature
+
+    async def fill(
+        self, problem: Problem, sample: Sample, deadline: float | None = None, max_tokens: int | None = None
+    ) -> None:
+        """Generate `sample` of `problem` in place (a cancelled sample keeps what it had so far).
+
+        `max_tokens` caps this sample below the sampling config's cap (the planner's budget for it)."""
         kind = sample.prompt_kind
         sample.started = time.time()
         session = None
         entropy = EntropyMeter()
+        cap = min(self.sampling.max_tokens, max_tokens or self.sampling.max_tokens)
         try:
             if kind == "tir" and self.open_session is not None and self.strategy.code_rounds > 0:
                 session = await self.open_session()
-            await self._loop(problem, sample, kind, session, deadline, entropy)
+            await self._loop(problem, sample, kind, session, deadline, entropy, cap)
         finally:
             if session is not None:
                 await asyncio.shield(session.close())
@@ -91,7 +100,9 @@ class SampleRunner:
         if entropy.mean is not None:
             sample.meta["mean_entropy"] = entropy.mean
         sample.answer = extract_answer(sample.text, self._extraction)
-        if sample.answer is None and self.strategy.answer_from_code:
+        if sample.answer is None and (
+            self.strategy.answer_from_code or sample.finish_reason == "code_answer"
+        ):
             sample.answer = next((r.answer for r in reversed(sample.code_runs) if r.answer), None)
 
     async def _loop(
@@ -102,6 +113,7 @@ class SampleRunner:
         session: Any,
         deadline: float | None,
         entropy: EntropyMeter,
+        cap: int,
     ) -> None:
         use_tools = session is not None and self.strategy.code_via == "tools"
         messages = PROMPTS["tir_tools" if use_tools else kind].messages(problem.text)
@@ -112,8 +124,8 @@ class SampleRunner:
             request = GenerationRequest(
                 messages=list(messages),
                 assistant_prefix=prefix,
-                max_tokens=max(1, self.sampling.max_tokens - sample.completion_tokens),
-                temperature=self.sampling.temperature,
+                max_tokens=max(1, cap - sample.completion_tokens),
+                temperature=self.temperature(sample),
                 top_p=self.sampling.top_p,
                 min_p=self.sampling.min_p,
                 seed=seed,
@@ -153,11 +165,15 @@ class SampleRunner:
             ):
                 sample.finish_reason = "code_answer"
                 return
-            if sample.completion_tokens >= self.sampling.max_tokens or self._past(deadline):
+            if sample.completion_tokens >= cap:
+                sample.finish_reason = "length"
+                break
+            if self._past(deadline):
+                sample.finish_reason = "deadline"
                 break
         if (
             self.strategy.force_answer
-            and sample.finish_reason in ("length", "deadline")
+            and sample.finish_reason in ("length", "deadline", "think", "loop")
             and extract_answer(sample.text, self._extraction) is None
         ):
             await self._force_answer(messages, "" if use_tools else sample.text, sample, seed)
@@ -245,7 +261,7 @@ class SampleRunner:
         """Close the thinking and ask for the answer in a few tokens (bounded in time too).
 
         `prefix` is the assistant's unfinished turn that the cue continues."""
-        cue = (THINK_END if "<think>" in sample.text and THINK_END not in sample.text else "") + FORCE_CUE
+        cue = (THINK_END if self._thinking_open(messages, sample.text) else "") + FORCE_CUE
         request = GenerationRequest(
             messages=messages,
             assistant_prefix=prefix + cue,
@@ -268,6 +284,22 @@ class SampleRunner:
             return
         sample.text += cue + "".join(parts) + "}"
         sample.meta["forced"] = True
+
+    def _thinking_open(self, messages: list[Message], text: str) -> bool:
+        """Whether the sample is inside an unclosed `<think>`: opened in its own text, or by the chat
+        template at the start of the assistant turn (DeepSeek-R1 distills, QwQ)."""
+        if THINK_END in text:
+            return False
+        if THINK_START in text:
+            return True
+        render = getattr(self.engine, "render_prompt", None)
+        if render is None:
+            return False
+        try:
+            prompt = render(GenerationRequest(messages=messages))
+        except Exception:  # an engine that cannot render says nothing about thinking
+            return False
+        return prompt.rfind(THINK_START) > prompt.rfind(THINK_END)
 
     def _past(self, deadline: float | None) -> bool:
         return deadline is not None and self.clock() >= deadline

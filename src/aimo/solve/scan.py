@@ -12,6 +12,7 @@ from dataclasses import dataclass
 CODE_OPEN = ("```python\n", "```py\n")
 CODE_CLOSE = "\n```"
 BOX_MARKERS = ("\\boxed", "\\fbox")
+THINK_START = "<think>"
 THINK_END = "</think>"
 _LOOKBACK = max(len(m) for m in (*CODE_OPEN, CODE_CLOSE, *BOX_MARKERS, THINK_END)) - 1
 _BARE_END = frozenset(" \t\n$.,")  # ends a `\boxed 5` answer written without braces

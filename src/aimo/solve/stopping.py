@@ -1,8 +1,10 @@
 """Question-level early stopping: when the answers in so far are enough to stop sampling a problem.
 
-A rule sees the finished answers in the order they finished (None: the sample gave no answer) and the
-number of samples planned for the problem, and returns a stop reason or None. Rules are pure and
-cheap, so the sample loop can ask after every finished sample.
+A rule sees the finished answers in the order they finished (None: the sample gave no answer), the
+number of samples planned for the problem and, when the vote is weighted, each answer's weight and
+the most weight a sample still to come can carry; it returns a stop reason or None. Rules count votes
+the way the vote does, so a rule never stops while the weighted winner could still change. Rules are
+pure and cheap, so the sample loop can ask after every finished sample.
 
 Rules, as written in a spec (`parse_stop_rules`), combined with commas or semicolons (any rule firing stops):
 
@@ -32,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from aimo.solve.voting import count_answers
+from aimo.solve.voting import weigh_answers
 
 __all__ = [
     "AgreeRule",
@@ -53,14 +55,23 @@ class StopRule(Protocol):
         """The rule as written in a spec string (parses back to an equal rule)."""
         ...
 
-    def check(self, answers: Sequence[str | None], total: int) -> str | None:
-        """A stop reason if sampling can stop, given the finished `answers` of `total` planned samples."""
+    def check(
+        self,
+        answers: Sequence[str | None],
+        total: int,
+        weights: Sequence[float] | None = None,
+        max_weight: float = 1.0,
+    ) -> str | None:
+        """A stop reason if sampling can stop, given the finished `answers` of `total` planned samples
+        (`weights`: their vote weights, None for plain counts; `max_weight`: a future sample's most)."""
         ...
 
 
-def _top_two(answers: Sequence[str | None]) -> tuple[str | None, int, int]:
-    """The leader (ties: earliest), its vote count, and the runner-up's count (0 when none)."""
-    counts = count_answers(answers)
+def _top_two(
+    answers: Sequence[str | None], weights: Sequence[float] | None = None
+) -> tuple[str | None, float, float]:
+    """The leader (ties: earliest), its votes, and the runner-up's votes (0 when none)."""
+    counts = weigh_answers(answers, weights)
     if not counts:
         return None, 0, 0
     leader = max(counts, key=counts.__getitem__)  # max keeps the first of equal counts
@@ -83,10 +94,16 @@ class AgreeRule:
     def spec(self) -> str:
         return f"{self.k}/{self.n}"
 
-    def check(self, answers: Sequence[str | None], total: int) -> str | None:
+    def check(
+        self,
+        answers: Sequence[str | None],
+        total: int,
+        weights: Sequence[float] | None = None,
+        max_weight: float = 1.0,
+    ) -> str | None:
         if len(answers) < self.n:
             return None
-        _, top, _ = _top_two(answers[: self.n])
+        _, top, _ = _top_two(answers[: self.n], None if weights is None else weights[: self.n])
         return self.spec if top >= self.k else None
 
 
@@ -98,26 +115,31 @@ class UnbeatableRule:
     def spec(self) -> str:
         return "unbeatable"
 
-    def check(self, answers: Sequence[str | None], total: int) -> str | None:
-        leader, top, _ = _top_two(answers)
+    def check(
+        self,
+        answers: Sequence[str | None],
+        total: int,
+        weights: Sequence[float] | None = None,
+        max_weight: float = 1.0,
+    ) -> str | None:
+        leader, top, _ = _top_two(answers, weights)
         if leader is None:
             return None
         remaining = max(0, total - len(answers))
         if remaining == 0:
             return self.spec
-        # The strongest challenge is every remaining sample voting for one rival. A rival that
-        # appeared after the leader must pass it; one that appeared before it only has to draw level
-        # (it wins the tie). A rival not seen yet appears after the leader.
-        counts = count_answers(answers)
+        # The strongest challenge is every remaining sample voting for one rival with the most weight
+        # a sample can carry. A rival that appeared after the leader must pass it; one that appeared
+        # before it only has to draw level (it wins the tie). A rival not seen yet appears after it.
+        reach = remaining * max_weight
         seen_before = True
-        for key, count in counts.items():
+        for key, count in weigh_answers(answers, weights).items():
             if key == leader:
                 seen_before = False
                 continue
-            needed = top if seen_before else top + 1
-            if count + remaining >= needed:
+            if count + reach > top or (seen_before and count + reach >= top):
                 return None
-        return None if remaining >= top + 1 else self.spec
+        return None if reach > top else self.spec
 
 
 @dataclass(frozen=True)
@@ -150,8 +172,14 @@ class SprtRule:
         """log P(counts | H1) - log P(counts | H0) for leader/runner-up counts."""
         return first * math.log(self.p1 / self.p0) + second * math.log((1 - self.p1) / (1 - self.p0))
 
-    def check(self, answers: Sequence[str | None], total: int) -> str | None:
-        _, first, second = _top_two(answers)
+    def check(
+        self,
+        answers: Sequence[str | None],
+        total: int,
+        weights: Sequence[float] | None = None,
+        max_weight: float = 1.0,
+    ) -> str | None:
+        _, first, second = _top_two(answers, weights)
         if first == 0:
             return None
         llr = self.log_likelihood_ratio(first, second)
@@ -162,10 +190,18 @@ class SprtRule:
         return None
 
 
-def check_stop(rules: Sequence[StopRule], answers: Sequence[str | None], total: int) -> str | None:
-    """The reason of the first rule (in the order given) that says stop, or None."""
+def check_stop(
+    rules: Sequence[StopRule],
+    answers: Sequence[str | None],
+    total: int,
+    weights: Sequence[float] | None = None,
+    max_weight: float = 1.0,
+) -> str | None:
+    """The reason of the first rule (in the order given) that says stop, or None.
+
+    Pass the vote's `weights` (and `max_weight`, the most a future sample can carry) when it is weighted."""
     for rule in rules:
-        reason = rule.check(answers, total)
+        reason = rule.check(answers, total, weights, max_weight)
         if reason is not None:
             return reason
     return None

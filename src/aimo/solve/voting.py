@@ -190,6 +190,39 @@ def count_answers(answers: Iterable[str | None]) -> dict[str, int]:
     return counts
 
 
+def weigh_answers(answers: Sequence[str | None], weights: Sequence[float] | None = None) -> dict[str, float]:
+    """Vote weight of each answer key (plain counts without `weights`), in order of first appearance."""
+    if weights is None:
+        return {k: float(v) for k, v in count_answers(answers).items()}
+    totals: dict[str, float] = {}
+    for answer, weight in zip(answers, weights, strict=True):
+        key = normalize_key(answer)
+        if key is not None:
+            totals[key] = totals.get(key, 0.0) + weight
+    return totals
+
+
+def leader_margin(answers: Sequence[str | None], weights: Sequence[float] | None = None) -> float:
+    """How many votes the leading answer is ahead of the runner-up (0 when nothing was answered)."""
+    ranked = sorted(weigh_answers(answers, weights).values(), reverse=True)
+    if not ranked:
+        return 0.0
+    return ranked[0] - (ranked[1] if len(ranked) > 1 else 0.0)
+
+
+def max_sample_weight(config: VoteConfig | None = None) -> float:
+    """The most weight one sample can carry under `config` (a bound for rules about future samples)."""
+    config = config or VoteConfig()
+    bound = max(1.0, config.code_verified) * max(
+        1.0, config.small_number_penalty, config.problem_number_penalty
+    )
+    if config.length_power > 0:
+        bound *= config.length_clip[1]
+    if config.entropy:
+        bound *= 1.0 / config.entropy_floor
+    return bound
+
+
 def majority(answers: Iterable[str | None]) -> str | None:
     """Plain majority vote of answers given in sampling order (ties: first appearance)."""
     counts = count_answers(answers)
