@@ -166,3 +166,115 @@ def test_overhead_benchmark_measures_both_clients_on_the_same_server(server):
     assert all(row["tok/s (all rounds)"] > 0 and row["tokens"] > 0 for row in result.rows)
     assert result.ratios["engine / direct tok/s"] > 0
     assert result.settings["url"] == server
+
+
+# -- reasoning deltas, token accounting ---------------------------------------------------------------
+
+
+def reasoning_delta(
+    text: str, field: str = "reasoning_content", finish: str | None = None
+) -> dict[str, object]:
+    return {"choices": [{"index": 0, "delta": {field: text}, "finish_reason": finish}]}
+
+
+def _chunks(script, req=None, **kw):
+    async def go(engine):
+        return [c async for c in engine.stream(req or request())]
+
+    with ScriptedSSE([script]) as s:
+        return run(_with_engine([s.url], go, **kw))
+
+
+def test_vllm_reasoning_content_is_kept_inside_think_markers():
+    script = [
+        reasoning_delta("Compute it.\n```python\nprint(6*7)\n```\n"),
+        reasoning_delta("So \\boxed{42}."),
+        chat_delta("\n\nThe answer is \\boxed{42}."),
+        chat_delta("", finish="stop"),
+        "[DONE]",
+    ]
+    chunks = _chunks(script)
+    text = "".join(c.text for c in chunks)
+    assert text == (
+        "<think>\nCompute it.\n```python\nprint(6*7)\n```\nSo \\boxed{42}.</think>\n\nThe answer is \\boxed{42}."
+    )
+    assert sum(c.tokens for c in chunks) == 3  # each reasoning delta counts
+    assert chunks[-1].completion_tokens == 3 and chunks[-1].finish_reason == "stop"
+
+
+def test_newer_vllm_reasoning_field_cut_by_length_stays_open():
+    script = [reasoning_delta("\nhmm ", "reasoning"), reasoning_delta("still thinking", "reasoning")]
+    chunks = _chunks([*script, reasoning_delta("", "reasoning", finish="length"), "[DONE]"])
+    assert "".join(c.text for c in chunks) == "<think>\nhmm still thinking"  # a continuation goes on thinking
+    assert chunks[-1].finish_reason == "length" and chunks[-1].completion_tokens == 2
+
+
+def test_reasoning_cut_by_a_stop_string_stays_open_and_end_of_turn_closes_it():
+    stopped = {"index": 0, "delta": {}, "finish_reason": "stop", "stop_reason": "```output"}
+    chunks = _chunks([reasoning_delta("```python\nx=1\n```\n"), {"choices": [stopped]}, "[DONE]"])
+    assert "".join(c.text for c in chunks) == "<think>\n```python\nx=1\n```\n"
+    eos = {"index": 0, "delta": {}, "finish_reason": "stop", "stop_reason": None}
+    chunks = _chunks([reasoning_delta("done"), {"choices": [eos]}, "[DONE]"])
+    assert "".join(c.text for c in chunks) == "<think>\ndone</think>"
+
+
+def completion_event(text: str, n_tokens: int, finish: str | None = None) -> dict[str, object]:
+    top = [{"a": -0.1, "b": -2.0}] * n_tokens
+    return {
+        "choices": [{"index": 0, "text": text, "logprobs": {"top_logprobs": top}, "finish_reason": finish}]
+    }
+
+
+def test_tokens_are_counted_from_logprobs_and_the_usage_is_the_final_count():
+    req = GenerationRequest(prompt="1, 2,", max_tokens=16, logprobs=True)
+    script = [completion_event(" 3, 4,", 4), completion_event(" 5", 2, finish="length"), "[DONE]"]
+    chunks = _chunks(script, req, api="completions")
+    assert [c.tokens for c in chunks[:-1]] == [4, 2] and chunks[-1].completion_tokens == 6
+    usage = {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 7}}
+    chunks = _chunks([*script[:2], usage, "[DONE]"], req, api="completions")
+    assert chunks[-1].completion_tokens == 7 and chunks[-1].prompt_tokens == 5
+
+
+def test_running_usage_counts_several_tokens_per_chunk():
+    def event(text, used, finish=None):
+        return {
+            "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": used},
+        }
+
+    chunks = _chunks([event("abc", 3), event("de", 5, finish="stop"), "[DONE]"])
+    assert [c.tokens for c in chunks[:-1]] == [3, 2] and chunks[-1].completion_tokens == 5
+
+
+# -- the model name with several base URLs -------------------------------------------------------------
+
+
+def test_auto_engine_with_base_urls_asks_each_server_its_model_and_resolves_nothing(tmp_path, monkeypatch):
+    import aimo.engines.factory as factory
+    from aimo.engines.config import EngineConfig
+
+    monkeypatch.setenv("AIMO_CACHE_DIR", str(tmp_path))
+
+    def no_resolving(*args, **kw):
+        raise AssertionError(f"resolve_model was called: {args}")
+
+    monkeypatch.setattr(factory, "resolve_model", no_resolving)
+    ok = [chat_delta("x", finish="stop"), "[DONE]"]
+    with ScriptedSSE([ok] * 2, model_id="model-a") as a, ScriptedSSE([ok] * 2, model_id="model-b") as b:
+        engine = factory.create_engine(EngineConfig(base_urls=[a.url, b.url]))
+
+        async def main():
+            try:
+                for i in range(4):
+                    await complete(engine, request(seed=i))
+            finally:
+                await engine.aclose()
+
+        run(main())
+    assert engine.name == "openai"
+    assert [r["model"] for r in a.requests] == ["model-a", "model-a"]
+    assert [r["model"] for r in b.requests] == ["model-b", "model-b"]
+    assert not list(tmp_path.iterdir())  # nothing was fetched
+    named = factory.create_engine(EngineConfig(base_urls=[a.url], model="org/served-name"))
+    assert named.model == "org/served-name"
+    run(named.aclose())
