@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from contextlib import aclosing
 
@@ -196,7 +197,8 @@ def test_vllm_reasoning_content_is_kept_inside_think_markers():
     chunks = _chunks(script)
     text = "".join(c.text for c in chunks)
     assert text == (
-        "<think>\nCompute it.\n```python\nprint(6*7)\n```\nSo \\boxed{42}.</think>\n\nThe answer is \\boxed{42}."
+        "<think>\nCompute it.\n```python\nprint(6*7)\n```\nSo \\boxed{42}."
+        "</think>\n\nThe answer is \\boxed{42}."
     )
     assert sum(c.tokens for c in chunks) == 3  # each reasoning delta counts
     assert chunks[-1].completion_tokens == 3 and chunks[-1].finish_reason == "stop"
@@ -278,3 +280,64 @@ def test_auto_engine_with_base_urls_asks_each_server_its_model_and_resolves_noth
     named = factory.create_engine(EngineConfig(base_urls=[a.url], model="org/served-name"))
     assert named.model == "org/served-name"
     run(named.aclose())
+
+
+# -- several endpoints: one dies, is taken out, and is taken back ------------------------------------
+
+
+def test_endpoint_killed_mid_run_is_taken_out_and_taken_back(tiny_model, caplog):
+    pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
+    from servers import llama_server_process
+
+    caplog.set_level(logging.WARNING, logger="aimo.engines.openai")
+    port_b = free_port()
+    with llama_server(tiny_model) as a, llama_server_process(tiny_model, port=port_b) as (proc_b, b):
+        engine = OpenAIEngine([a, b], probe_interval_s=0.3, backoff_s=0.05)
+        streaming = [asyncio.Event(), asyncio.Event()]
+
+        async def long_sample(i):
+            got = []
+            async with aclosing(engine.stream(request(max_tokens=400, seed=i))) as stream:
+                async for chunk in stream:
+                    got.append(chunk)
+                    streaming[i].set()
+            return got
+
+        async def kill_b_mid_stream():
+            tasks = [asyncio.create_task(long_sample(i)) for i in range(2)]  # one on each endpoint
+            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in streaming)), 60)
+            proc_b.kill()
+            proc_b.wait()
+            return await asyncio.gather(*tasks, return_exceptions=True)
+
+        async def take_back():
+            sent_before = engine.requests_sent[b]
+            with llama_server_process(tiny_model, port=port_b):
+                for _ in range(300):
+                    if engine.is_up(b):
+                        break
+                    await asyncio.sleep(0.1)
+                back = await asyncio.gather(
+                    *(complete(engine, request(max_tokens=4, seed=i)) for i in range(4))
+                )
+                return back, engine.requests_sent[b] - sent_before
+
+        async def whole():
+            try:
+                first = await kill_b_mid_stream()
+                sent_b = engine.requests_sent[b]
+                after = [await complete(engine, request(max_tokens=4, seed=i)) for i in range(3)]
+                assert engine.requests_sent[b] == sent_b and not engine.is_up(b)  # b is out
+                back, sent_to_b = await take_back()
+                return first, after, back, sent_to_b
+            finally:
+                await engine.aclose()
+
+        first, after, back, sent_to_b = run(whole())
+    failed = [r for r in first if isinstance(r, BaseException)]
+    assert len(failed) == 1 and isinstance(failed[0], EngineError), first  # only b's stream is lost
+    assert all(r.finish_reason == "length" for r in after)
+    assert sent_to_b >= 1 and all(r.finish_reason == "length" for r in back)  # b was taken back
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len([m for m in lines if "is down" in m]) == 1, lines
+    assert len([m for m in lines if "answers again" in m]) == 1, lines

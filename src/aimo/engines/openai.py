@@ -117,7 +117,7 @@ class OpenAIEngine:
         left = len(self.base_urls) - len(self._down)
         log.warning(
             "openai engine: endpoint %s is down (%s); its streams in flight fail, %d other endpoint(s) "
-            "take new requests; re-probing it every %.0f s",
+            "take new requests; re-probing it every %g s",
             url,
             reason,
             left,
