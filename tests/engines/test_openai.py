@@ -220,6 +220,31 @@ def test_reasoning_cut_by_a_stop_string_stays_open_and_end_of_turn_closes_it():
     assert "".join(c.text for c in chunks) == "<think>\ndone</think>"
 
 
+def test_a_continuation_inside_the_thinking_opens_no_second_marker():
+    req = request(assistant_prefix="<think>\nx\n```python\nprint(1)\n```\n```output\n1\n```\n")
+    script = [reasoning_delta("so 1"), chat_delta(" Answer: 1", finish="stop"), "[DONE]"]
+    assert "".join(c.text for c in _chunks(script, req)) == "so 1</think> Answer: 1"
+
+
+def test_auto_engine_on_a_real_server_uses_the_model_it_serves(server, tmp_path, monkeypatch):
+    import aimo.engines.factory as factory
+    from aimo.engines.config import EngineConfig
+
+    monkeypatch.setenv("AIMO_CACHE_DIR", str(tmp_path))  # an empty cache: nothing may land in it
+    monkeypatch.setattr(factory, "resolve_model", lambda *a, **kw: pytest.fail("resolve_model was called"))
+    engine = factory.create_engine(EngineConfig(base_urls=[server, server]))
+
+    async def go():
+        try:
+            return await engine.model_name(engine.base_urls[0]), await complete(engine, request(max_tokens=4))
+        finally:
+            await engine.aclose()
+
+    name, result = run(go())
+    assert name.endswith("tiny-qwen2-64x2.gguf") and result.finish_reason == "length"
+    assert not list(tmp_path.iterdir())
+
+
 def completion_event(text: str, n_tokens: int, finish: str | None = None) -> dict[str, object]:
     top = [{"a": -0.1, "b": -2.0}] * n_tokens
     return {

@@ -232,7 +232,7 @@ class OpenAIEngine:
         stop_string = False  # the server says a stop string (not the end of the text) ended it
         usage: dict[str, Any] = {}
         calls: dict[int, dict[str, str]] = {}  # tool calls arrive in pieces, keyed by their index
-        think = _ThinkMarkers()
+        think = _ThinkMarkers(already_open=_thinking_open(request.assistant_prefix))
         n_chunks = counted = 0
         try:
             async with self._client.stream("POST", f"{url}/{path}", json=body) as response:
@@ -285,10 +285,11 @@ class OpenAIEngine:
 
 class _ThinkMarkers:
     """Puts streamed reasoning back into the text: `<think>` at its first delta, `</think>` at the
-    first content delta after it (or at the end of the turn)."""
+    first content delta after it (or at the end of the turn). A continuation whose assistant prefix
+    is still thinking opens nothing again."""
 
-    def __init__(self) -> None:
-        self.open = False
+    def __init__(self, already_open: bool = False) -> None:
+        self.open = already_open
 
     def wrap(self, reasoning: str, content: str) -> str:
         text = ""
@@ -304,6 +305,11 @@ class _ThinkMarkers:
     def close(self) -> str:
         self.open = False
         return THINK_END
+
+
+def _thinking_open(prefix: str) -> bool:
+    """Whether the assistant's text so far ends inside a `<think>` block."""
+    return prefix.rfind(THINK_START) > prefix.rfind(THINK_END)
 
 
 def _chunk_tokens(usage: dict[str, Any], counted: int, logprobs: list[list[float]]) -> int:
