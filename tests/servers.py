@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,7 +45,16 @@ def wait_until_serving(
 @contextmanager
 def llama_server(model: Path, interrupt_requests: bool = False, n_ctx: int = 2048) -> Iterator[str]:
     """`python -m llama_cpp.server` on a free port; yields its base URL (…/v1)."""
-    port = free_port()
+    with llama_server_process(model, interrupt_requests=interrupt_requests, n_ctx=n_ctx) as (_, url):
+        yield url
+
+
+@contextmanager
+def llama_server_process(
+    model: Path, port: int | None = None, interrupt_requests: bool = False, n_ctx: int = 2048
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`python -m llama_cpp.server` on `port` (a free one by default); yields its process and base URL."""
+    port = port or free_port()
     cmd = [
         sys.executable,
         "-m",
@@ -60,19 +70,24 @@ def llama_server(model: Path, interrupt_requests: bool = False, n_ctx: int = 204
         "--interrupt_requests",
         str(interrupt_requests),
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        wait_until_serving(
-            proc, f"{url}/models", 120, lambda: proc.stderr.read().decode(), "llama_cpp.server"
-        )
-        yield url
-    finally:
-        proc.terminate()
+    # The log goes to a file: a pipe nobody drains fills up after some requests and stalls the server.
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+        url = f"http://127.0.0.1:{port}/v1"
+
+        def output() -> str:
+            log.seek(0)
+            return log.read().decode(errors="replace")
+
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            wait_until_serving(proc, f"{url}/models", 120, output, "llama_cpp.server")
+            yield proc, url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 class ScriptedSSE:
@@ -81,7 +96,7 @@ class ScriptedSSE:
     An entry is an int (answer with that HTTP status and no body) or a list of SSE `data:` payloads
     (dicts, or the string "[DONE]"); the server then closes the connection."""
 
-    def __init__(self, script: list[int | list[object]]) -> None:
+    def __init__(self, script: list[int | list[object]], model_id: str = "scripted") -> None:
         self.script = list(script)
         self.requests: list[dict[str, object]] = []
         outer = self
@@ -91,7 +106,7 @@ class ScriptedSSE:
                 pass
 
             def do_GET(self) -> None:  # /v1/models
-                body = json.dumps({"data": [{"id": "scripted"}]}).encode()
+                body = json.dumps({"data": [{"id": model_id}]}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -61,8 +61,16 @@ def qwen2_vocab() -> Path:
     return target
 
 
-def build_tiny_qwen2(path: Path, n_embd: int = 64, n_head: int = 2, n_layer: int = 2, seed: int = 0) -> Path:
-    """Write a random-weight Qwen2-architecture GGUF with the real Qwen2 tokenizer to `path`."""
+def build_tiny_qwen2(
+    path: Path,
+    n_embd: int = 64,
+    n_head: int = 2,
+    n_layer: int = 2,
+    seed: int = 0,
+    chat_template: str | None = None,
+) -> Path:
+    """Write a random-weight Qwen2-architecture GGUF with the real Qwen2 tokenizer to `path`
+    (and `chat_template` in place of Qwen2's: e.g. DeepSeek-R1-distill-Qwen's, whose tokenizer is Qwen2's)."""
     from gguf import GGMLQuantizationType, GGUFReader, GGUFValueType, GGUFWriter
 
     reader = GGUFReader(qwen2_vocab())
@@ -78,13 +86,15 @@ def build_tiny_qwen2(path: Path, n_embd: int = 64, n_head: int = 2, n_layer: int
     writer.add_rope_freq_base(1_000_000.0)
     writer.add_layer_norm_rms_eps(1e-6)
     for name, field in reader.fields.items():
-        if not name.startswith("tokenizer."):
+        if not name.startswith("tokenizer.") or (chat_template and name == "tokenizer.chat_template"):
             continue
         kind = field.types[0]
         if kind == GGUFValueType.ARRAY:
             writer.add_key_value(name, field.contents(), kind, sub_type=field.types[1])
         else:
             writer.add_key_value(name, field.contents(), kind)
+    if chat_template:
+        writer.add_chat_template(chat_template)
     n_vocab = len(reader.fields["tokenizer.ggml.tokens"].data)
     rng = np.random.default_rng(seed)
 

@@ -24,12 +24,20 @@ def test_several_server_urls_become_base_urls():
     assert run.engine.base_urls == ["http://a:8000/v1", "http://b:8000/v1"] and run.engine.model is None
 
 
+def test_chat_template_implies_the_completions_api_unless_an_api_is_given():
+    run = build_config(None, model="http://a:8000/v1,http://b:8000/v1", chat_template="org/model")
+    assert run.engine.chat_template == "org/model" and run.engine.api == "completions"
+    assert build_config(None, chat_template="t.jinja", api="chat").engine.api == "chat"
+    assert build_config(None).engine.api == "chat" and build_config(None).engine.chat_template is None
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"vote": "bogus=1"}, "strategy.vote.bogus"),
         ({"stop_rules": "4/x"}, "--stop-rules"),
         ({"samples": 0}, "strategy.samples"),
+        ({"api": "grpc"}, "engine.api"),
     ],
 )
 def test_bad_values_are_one_line_config_errors(kwargs, message):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from contextlib import aclosing
 
@@ -166,3 +167,202 @@ def test_overhead_benchmark_measures_both_clients_on_the_same_server(server):
     assert all(row["tok/s (all rounds)"] > 0 and row["tokens"] > 0 for row in result.rows)
     assert result.ratios["engine / direct tok/s"] > 0
     assert result.settings["url"] == server
+
+
+# -- reasoning deltas, token accounting ---------------------------------------------------------------
+
+
+def reasoning_delta(
+    text: str, field: str = "reasoning_content", finish: str | None = None
+) -> dict[str, object]:
+    return {"choices": [{"index": 0, "delta": {field: text}, "finish_reason": finish}]}
+
+
+def _chunks(script, req=None, **kw):
+    async def go(engine):
+        return [c async for c in engine.stream(req or request())]
+
+    with ScriptedSSE([script]) as s:
+        return run(_with_engine([s.url], go, **kw))
+
+
+def test_vllm_reasoning_content_is_kept_inside_think_markers():
+    script = [
+        reasoning_delta("Compute it.\n```python\nprint(6*7)\n```\n"),
+        reasoning_delta("So \\boxed{42}."),
+        chat_delta("\n\nThe answer is \\boxed{42}."),
+        chat_delta("", finish="stop"),
+        "[DONE]",
+    ]
+    chunks = _chunks(script)
+    text = "".join(c.text for c in chunks)
+    assert text == (
+        "<think>\nCompute it.\n```python\nprint(6*7)\n```\nSo \\boxed{42}."
+        "</think>\n\nThe answer is \\boxed{42}."
+    )
+    assert sum(c.tokens for c in chunks) == 3  # each reasoning delta counts
+    assert chunks[-1].completion_tokens == 3 and chunks[-1].finish_reason == "stop"
+
+
+def test_newer_vllm_reasoning_field_cut_by_length_stays_open():
+    script = [reasoning_delta("\nhmm ", "reasoning"), reasoning_delta("still thinking", "reasoning")]
+    chunks = _chunks([*script, reasoning_delta("", "reasoning", finish="length"), "[DONE]"])
+    assert "".join(c.text for c in chunks) == "<think>\nhmm still thinking"  # a continuation goes on thinking
+    assert chunks[-1].finish_reason == "length" and chunks[-1].completion_tokens == 2
+
+
+def test_reasoning_cut_by_a_stop_string_stays_open_and_end_of_turn_closes_it():
+    stopped = {"index": 0, "delta": {}, "finish_reason": "stop", "stop_reason": "```output"}
+    chunks = _chunks([reasoning_delta("```python\nx=1\n```\n"), {"choices": [stopped]}, "[DONE]"])
+    assert "".join(c.text for c in chunks) == "<think>\n```python\nx=1\n```\n"
+    eos = {"index": 0, "delta": {}, "finish_reason": "stop", "stop_reason": None}
+    chunks = _chunks([reasoning_delta("done"), {"choices": [eos]}, "[DONE]"])
+    assert "".join(c.text for c in chunks) == "<think>\ndone</think>"
+
+
+def test_a_continuation_inside_the_thinking_opens_no_second_marker():
+    req = request(assistant_prefix="<think>\nx\n```python\nprint(1)\n```\n```output\n1\n```\n")
+    script = [reasoning_delta("so 1"), chat_delta(" Answer: 1", finish="stop"), "[DONE]"]
+    assert "".join(c.text for c in _chunks(script, req)) == "so 1</think> Answer: 1"
+
+
+def test_auto_engine_on_a_real_server_uses_the_model_it_serves(server, tmp_path, monkeypatch):
+    import aimo.engines.factory as factory
+    from aimo.engines.config import EngineConfig
+
+    monkeypatch.setenv("AIMO_CACHE_DIR", str(tmp_path))  # an empty cache: nothing may land in it
+    monkeypatch.setattr(factory, "resolve_model", lambda *a, **kw: pytest.fail("resolve_model was called"))
+    engine = factory.create_engine(EngineConfig(base_urls=[server, server]))
+
+    async def go():
+        try:
+            return await engine.model_name(engine.base_urls[0]), await complete(engine, request(max_tokens=4))
+        finally:
+            await engine.aclose()
+
+    name, result = run(go())
+    assert name.endswith("tiny-qwen2-64x2.gguf") and result.finish_reason == "length"
+    assert not list(tmp_path.iterdir())
+
+
+def completion_event(text: str, n_tokens: int, finish: str | None = None) -> dict[str, object]:
+    top = [{"a": -0.1, "b": -2.0}] * n_tokens
+    return {
+        "choices": [{"index": 0, "text": text, "logprobs": {"top_logprobs": top}, "finish_reason": finish}]
+    }
+
+
+def test_tokens_are_counted_from_logprobs_and_the_usage_is_the_final_count():
+    req = GenerationRequest(prompt="1, 2,", max_tokens=16, logprobs=True)
+    script = [completion_event(" 3, 4,", 4), completion_event(" 5", 2, finish="length"), "[DONE]"]
+    chunks = _chunks(script, req, api="completions")
+    assert [c.tokens for c in chunks[:-1]] == [4, 2] and chunks[-1].completion_tokens == 6
+    usage = {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 7}}
+    chunks = _chunks([*script[:2], usage, "[DONE]"], req, api="completions")
+    assert chunks[-1].completion_tokens == 7 and chunks[-1].prompt_tokens == 5
+
+
+def test_running_usage_counts_several_tokens_per_chunk():
+    def event(text, used, finish=None):
+        return {
+            "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": used},
+        }
+
+    chunks = _chunks([event("abc", 3), event("de", 5, finish="stop"), "[DONE]"])
+    assert [c.tokens for c in chunks[:-1]] == [3, 2] and chunks[-1].completion_tokens == 5
+
+
+# -- the model name with several base URLs -------------------------------------------------------------
+
+
+def test_auto_engine_with_base_urls_asks_each_server_its_model_and_resolves_nothing(tmp_path, monkeypatch):
+    import aimo.engines.factory as factory
+    from aimo.engines.config import EngineConfig
+
+    monkeypatch.setenv("AIMO_CACHE_DIR", str(tmp_path))
+
+    def no_resolving(*args, **kw):
+        raise AssertionError(f"resolve_model was called: {args}")
+
+    monkeypatch.setattr(factory, "resolve_model", no_resolving)
+    ok = [chat_delta("x", finish="stop"), "[DONE]"]
+    with ScriptedSSE([ok] * 2, model_id="model-a") as a, ScriptedSSE([ok] * 2, model_id="model-b") as b:
+        engine = factory.create_engine(EngineConfig(base_urls=[a.url, b.url]))
+
+        async def main():
+            try:
+                for i in range(4):
+                    await complete(engine, request(seed=i))
+            finally:
+                await engine.aclose()
+
+        run(main())
+    assert engine.name == "openai"
+    assert [r["model"] for r in a.requests] == ["model-a", "model-a"]
+    assert [r["model"] for r in b.requests] == ["model-b", "model-b"]
+    assert not list(tmp_path.iterdir())  # nothing was fetched
+    named = factory.create_engine(EngineConfig(base_urls=[a.url], model="org/served-name"))
+    assert named.model == "org/served-name"
+    run(named.aclose())
+
+
+# -- several endpoints: one dies, is taken out, and is taken back ------------------------------------
+
+
+def test_endpoint_killed_mid_run_is_taken_out_and_taken_back(tiny_model, caplog):
+    pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
+    from servers import llama_server_process
+
+    caplog.set_level(logging.WARNING, logger="aimo.engines.openai")
+    port_b = free_port()
+    with llama_server(tiny_model) as a, llama_server_process(tiny_model, port=port_b) as (proc_b, b):
+        engine = OpenAIEngine([a, b], probe_interval_s=0.3, backoff_s=0.05)
+        streaming = [asyncio.Event(), asyncio.Event()]
+
+        async def long_sample(i):
+            got = []
+            async with aclosing(engine.stream(request(max_tokens=400, seed=i))) as stream:
+                async for chunk in stream:
+                    got.append(chunk)
+                    streaming[i].set()
+            return got
+
+        async def kill_b_mid_stream():
+            tasks = [asyncio.create_task(long_sample(i)) for i in range(2)]  # one on each endpoint
+            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in streaming)), 60)
+            proc_b.kill()
+            proc_b.wait()
+            return await asyncio.gather(*tasks, return_exceptions=True)
+
+        async def take_back():
+            sent_before = engine.requests_sent[b]
+            with llama_server_process(tiny_model, port=port_b):
+                for _ in range(300):
+                    if engine.is_up(b):
+                        break
+                    await asyncio.sleep(0.1)
+                back = await asyncio.gather(
+                    *(complete(engine, request(max_tokens=4, seed=i)) for i in range(4))
+                )
+                return back, engine.requests_sent[b] - sent_before
+
+        async def whole():
+            try:
+                first = await kill_b_mid_stream()
+                sent_b = engine.requests_sent[b]
+                after = [await complete(engine, request(max_tokens=4, seed=i)) for i in range(3)]
+                assert engine.requests_sent[b] == sent_b and not engine.is_up(b)  # b is out
+                back, sent_to_b = await take_back()
+                return first, after, back, sent_to_b
+            finally:
+                await engine.aclose()
+
+        first, after, back, sent_to_b = run(whole())
+    failed = [r for r in first if isinstance(r, BaseException)]
+    assert len(failed) == 1 and isinstance(failed[0], EngineError), first  # only b's stream is lost
+    assert all(r.finish_reason == "length" for r in after)
+    assert sent_to_b >= 1 and all(r.finish_reason == "length" for r in back)  # b was taken back
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len([m for m in lines if "is down" in m]) == 1, lines
+    assert len([m for m in lines if "answers again" in m]) == 1, lines

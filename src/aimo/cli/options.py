@@ -33,6 +33,18 @@ ModelOpt = Annotated[
         "server URL(s) separated by commas, or a built-in model name.",
     ),
 ]
+ApiOpt = Annotated[
+    str | None,
+    typer.Option(help="openai engine: chat | completions (completions renders the chat template in aimo)."),
+]
+ChatTemplateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--chat-template",
+        help="Chat template aimo renders for the completions API: a GGUF file, model directory, "
+        "template file or hub id. Implies --api completions unless --api is given.",
+    ),
+]
 TracesOpt = Annotated[Path | None, typer.Option(help="Recorded samples for --engine replay.")]
 SamplesOpt = Annotated[int | None, typer.Option("--samples", "-n", help="Samples per problem (default 8).")]
 MaxTokensOpt = Annotated[int | None, typer.Option(help="Token cap per sample (default 2048).")]
@@ -62,6 +74,8 @@ def build_config(
     *,
     engine: str | None = None,
     model: str | None = None,
+    api: str | None = None,
+    chat_template: str | None = None,
     traces: Path | None = None,
     samples: int | None = None,
     max_tokens: int | None = None,
@@ -74,7 +88,12 @@ def build_config(
     time_budget: float | None = None,
 ) -> RunConfig:
     """The run configuration: the TOML file (if any) with the given flags on top."""
-    engine_values: dict[str, object] = {"engine": engine, "traces": str(traces) if traces else None}
+    engine_values: dict[str, object] = {
+        "engine": engine,
+        "traces": str(traces) if traces else None,
+        "api": api or ("completions" if chat_template else None),
+        "chat_template": chat_template,
+    }
     if model and "," in model:
         engine_values["base_urls"] = [u.strip() for u in model.split(",") if u.strip()]
     else:
@@ -112,6 +131,8 @@ RUN_OPTIONS: dict[str, Any] = {
     "config": ConfigOpt,
     "engine": EngineOpt,
     "model": ModelOpt,
+    "api": ApiOpt,
+    "chat_template": ChatTemplateOpt,
     "traces": TracesOpt,
     "samples": SamplesOpt,
     "max_tokens": MaxTokensOpt,

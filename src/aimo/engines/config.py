@@ -23,6 +23,9 @@ class EngineConfig(BaseModel):
     api: Literal["chat", "completions"] = "chat"
     api_key: str | None = None
     served_model_name: str | None = None
+    # openai on api="completions": the chat template aimo renders chats with (a GGUF file, model
+    # directory, template file or hub id), so the prompt text is aimo's, not the server's.
+    chat_template: str | None = None
     request_timeout_s: float = 600.0
     connect_retries: int = 3
     # llamacpp: context size, threads, the most sequences decoded together in one batch.

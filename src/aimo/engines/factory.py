@@ -25,24 +25,21 @@ def pick_engine(config: EngineConfig, model: ResolvedModel | None) -> str:
 
 
 def create_engine(config: EngineConfig, progress: Progress | None = None) -> Engine:
-    """Resolve the model (fetching a built-in one if needed) and construct the engine."""
+    """Resolve the model (fetching a built-in one if needed) and construct the engine.
+
+    With base URLs (`--model http://a/v1,http://b/v1`) the engine is openai and no model is resolved:
+    a non-URL `model` (or `served_model_name`) is the name sent to the servers, otherwise each server's
+    `/v1/models` names it."""
     name = config.engine
-    needs_model = name not in ("replay",) and not (name == "openai" and config.base_urls)
+    if config.base_urls and name in ("auto", "openai"):
+        return _openai_engine(config, list(config.base_urls), _served_name(config))
+    needs_model = name != "replay"
     model = resolve_model(config.model, progress) if needs_model or config.model else None
     name = pick_engine(config, model)
     if name == "openai":
-        from aimo.engines.openai import OpenAIEngine
-
         urls = list(config.base_urls) or ([model.location] if model and model.kind == "url" else [])
         served = config.served_model_name or (model.name if model and model.kind != "url" else None)
-        return OpenAIEngine(
-            urls,
-            api=config.api,
-            model=served,
-            api_key=config.api_key,
-            request_timeout_s=config.request_timeout_s,
-            connect_retries=config.connect_retries,
-        )
+        return _openai_engine(config, urls, served)
     if name == "llamacpp":
         from aimo.engines.llamacpp import LlamaCppEngine
 
@@ -68,6 +65,29 @@ def create_engine(config: EngineConfig, progress: Progress | None = None) -> Eng
             raise EngineError("the replay engine needs a trace file (--traces FILE)")
         return ReplayEngine.from_config(config)
     raise EngineError(f"unknown engine {name!r}")
+
+
+def _served_name(config: EngineConfig) -> str | None:
+    """The model name to send: `served_model_name`, else a `model` that is not a URL, else None."""
+    if config.served_model_name:
+        return config.served_model_name
+    if config.model and not config.model.startswith(("http://", "https://")):
+        return config.model
+    return None
+
+
+def _openai_engine(config: EngineConfig, urls: list[str], served: str | None) -> Engine:
+    from aimo.engines.openai import OpenAIEngine
+
+    return OpenAIEngine(
+        urls,
+        api=config.api,
+        model=served,
+        api_key=config.api_key,
+        request_timeout_s=config.request_timeout_s,
+        connect_retries=config.connect_retries,
+        chat_template=config.chat_template,
+    )
 
 
 @contextlib.asynccontextmanager

@@ -1,9 +1,18 @@
 """Any OpenAI-compatible server (vLLM, SGLang, lmdeploy, TensorRT-LLM, llama.cpp): streaming over HTTP.
 
-Requests are spread across one or several base URLs (the least busy first). Connection errors and
-5xx answers before the first token are retried with backoff, on the other URLs too; a stream that
-breaks after its first token, or ends without a finish reason, is an error, never an empty answer.
-Closing the stream (cancelling the consumer) closes the HTTP response, which makes the server abort.
+Requests are spread across one or several base URLs (the one with the fewest requests in flight
+first). Connection errors and 5xx answers before the first token are retried with backoff, on the
+other URLs too; a stream that breaks after its first token, or ends without a finish reason, is an
+error, never an empty answer. Closing the stream (cancelling the consumer) closes the HTTP response,
+which makes the server abort.
+
+An endpoint whose connection fails is taken out (one warning line): its streams in flight fail, new
+requests go to the others, and it is re-probed (`/models`) in the background and taken back when it
+answers (one more line).
+
+Reasoning that a server's reasoning parser splits off (`reasoning_content` from vLLM / SGLang /
+llama.cpp, `reasoning` from newer vLLM) is kept in the text between `<think>` and `</think>`.
+On the completions API with a chat template, aimo renders the prompt itself (`aimo.engines.template`).
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from typing import Any, Literal
 import httpx
 
 from aimo.engines.base import Chunk, EngineError, GenerationRequest, ToolCall
+from aimo.engines.template import ChatTemplate, load_chat_template
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +41,8 @@ _FINISH_REASONS = {
     "tool_calls": "tool_calls",
 }
 _TOP_LOGPROBS = 5
+_CONNECTION_LOST = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
+THINK_START, THINK_END = "<think>", "</think>"
 
 
 def normalize_base_url(url: str) -> str:
@@ -41,6 +53,10 @@ def normalize_base_url(url: str) -> str:
 
 class _ServerError(Exception):
     """A retryable failure before the first token (5xx or connection trouble)."""
+
+    def __init__(self, message: str, connection_lost: bool = False) -> None:
+        super().__init__(message)
+        self.connection_lost = connection_lost
 
 
 class OpenAIEngine:
@@ -58,6 +74,8 @@ class OpenAIEngine:
         request_timeout_s: float = 600.0,
         connect_retries: int = 3,
         backoff_s: float = 0.5,
+        chat_template: str | ChatTemplate | None = None,
+        probe_interval_s: float = 2.0,
     ) -> None:
         if not base_urls:
             raise EngineError("the openai engine needs at least one base URL (--model http://host:port/v1)")
@@ -76,9 +94,49 @@ class OpenAIEngine:
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
         )
         self._model_names: dict[str, str] = {}
+        self.template = load_chat_template(chat_template) if isinstance(chat_template, str) else chat_template
+        self.probe_interval_s = probe_interval_s
+        self._down: set[str] = set()
+        self._probes: dict[str, asyncio.Task[None]] = {}
 
     async def aclose(self) -> None:
+        for task in self._probes.values():
+            task.cancel()
+        await asyncio.gather(*self._probes.values(), return_exceptions=True)
         await self._client.aclose()
+
+    def is_up(self, url: str) -> bool:
+        """Whether `url` is in the rotation (not taken out after a failed connection)."""
+        return normalize_base_url(url) not in self._down
+
+    def _take_out(self, url: str, reason: str) -> None:
+        """Take a dead endpoint out of the rotation and re-probe it in the background."""
+        if url in self._down:
+            return
+        self._down.add(url)
+        left = len(self.base_urls) - len(self._down)
+        log.warning(
+            "openai engine: endpoint %s is down (%s); its streams in flight fail, %d other endpoint(s) "
+            "take new requests; re-probing it every %g s",
+            url,
+            reason,
+            left,
+            self.probe_interval_s,
+        )
+        self._probes[url] = asyncio.get_running_loop().create_task(self._probe(url))
+
+    async def _probe(self, url: str) -> None:
+        while True:
+            await asyncio.sleep(self.probe_interval_s)
+            try:
+                response = await self._client.get(f"{url}/models", timeout=5.0)
+            except httpx.HTTPError:
+                continue
+            if response.status_code == 200:
+                self._down.discard(url)
+                self._probes.pop(url, None)
+                log.warning("openai engine: endpoint %s answers again; taken back into the rotation", url)
+                return
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
         """Stream one request; retry before the first token, fail loudly after it."""
@@ -96,6 +154,9 @@ class OpenAIEngine:
             except _ServerError as exc:  # raised only before the first chunk, so a retry duplicates nothing
                 failures.append(f"{url}: {exc}")
                 log.info("openai engine: %s (attempt %d)", failures[-1], attempt + 1)
+                if exc.connection_lost and len(self.base_urls) > 1:
+                    self._take_out(url, str(exc))
+                    continue  # another endpoint at once; the backoff is for when all are in trouble
             finally:
                 self._in_flight[url] -= 1
             if attempt < self.connect_retries:
@@ -103,9 +164,10 @@ class OpenAIEngine:
         raise EngineError("no answer from the server: " + "; ".join(dict.fromkeys(failures)))
 
     def _pick_url(self) -> str:
-        turn = next(self._rotation)
-        order = self.base_urls[turn % len(self.base_urls) :] + self.base_urls[: turn % len(self.base_urls)]
-        return min(order, key=self._in_flight.__getitem__)
+        """The endpoint with the fewest requests in flight (ties in turn), among those that are up."""
+        urls = [u for u in self.base_urls if u not in self._down] or self.base_urls
+        turn = next(self._rotation) % len(urls)
+        return min(urls[turn:] + urls[:turn], key=self._in_flight.__getitem__)
 
     async def model_name(self, url: str) -> str:
         """The model to ask for: the configured name, else the first one the server lists."""
@@ -137,9 +199,17 @@ class OpenAIEngine:
         if request.stop:
             body["stop"] = list(request.stop)
         if self.api == "completions" or request.prompt is not None:
-            if request.prompt is None:
-                raise EngineError("the completions API needs a text prompt; use api='chat' for messages")
-            body["prompt"] = request.prompt + request.assistant_prefix
+            if request.prompt is not None:
+                body["prompt"] = request.prompt + request.assistant_prefix
+            elif self.template is not None:
+                body["prompt"] = self.template.render(
+                    request.messages or (), request.assistant_prefix, tools=request.tools
+                )
+            else:
+                raise EngineError(
+                    "the completions API needs a chat template to render messages (--chat-template: "
+                    "a GGUF file, model directory, template file or hub id), or use api='chat'"
+                )
             if request.logprobs:
                 body["logprobs"] = _TOP_LOGPROBS
             return "completions", body
@@ -159,9 +229,11 @@ class OpenAIEngine:
         path, body = self.request_body(request, await self.model_name(url))
         self.requests_sent[url] += 1
         finish: str | None = None
+        stop_string = False  # the server says a stop string (not the end of the text) ended it
         usage: dict[str, Any] = {}
         calls: dict[int, dict[str, str]] = {}  # tool calls arrive in pieces, keyed by their index
-        n_chunks = 0
+        think = _ThinkMarkers(already_open=_thinking_open(request.assistant_prefix))
+        n_chunks = counted = 0
         try:
             async with self._client.stream("POST", f"{url}/{path}", json=body) as response:
                 if response.status_code >= 500:
@@ -173,29 +245,79 @@ class OpenAIEngine:
                     if event.get("usage"):
                         usage = event["usage"]
                     for choice in event.get("choices") or ():
-                        text, logprobs = _choice_delta(choice)
+                        reasoning, content, logprobs = _choice_delta(choice)
                         _gather_tool_calls(choice, calls)
                         finish = choice.get("finish_reason") or finish
-                        if text or logprobs:
+                        if "stop_reason" in choice:  # vLLM: the matched stop string, or None/EOS token id
+                            stop_string = isinstance(choice["stop_reason"], str)
+                        elif choice.get("finish_reason"):
+                            stop_string = bool(request.stop)  # unknown: assume a stop string may have hit
+                        if reasoning or content or logprobs:
                             n_chunks += 1
-                            yield Chunk(text=text, tokens=max(1, len(logprobs)), logprobs=logprobs)
+                            tokens = _chunk_tokens(usage, counted, logprobs)
+                            counted += tokens
+                            yield Chunk(text=think.wrap(reasoning, content), tokens=tokens, logprobs=logprobs)
         except httpx.HTTPError as exc:
+            if isinstance(exc, _CONNECTION_LOST):
+                self._take_out(url, f"{type(exc).__name__}: {exc or 'connection failed'}")
             if n_chunks or not isinstance(exc, _RETRYABLE):
                 raise EngineError(
                     f"stream from {url} failed after {n_chunks} chunks: {type(exc).__name__}: {exc}"
                 ) from exc
-            raise _ServerError(f"{type(exc).__name__}: {exc or 'connection failed'}") from exc
+            raise _ServerError(
+                f"{type(exc).__name__}: {exc or 'connection failed'}",
+                connection_lost=isinstance(exc, _CONNECTION_LOST),
+            ) from exc
         if finish is None:
             raise EngineError(
                 f"stream from {url} ended without a finish reason after {n_chunks} chunks "
                 "(a llama.cpp server started without --interrupt_requests False does this)"
             )
+        if think.open and finish in ("stop", "tool_calls") and not stop_string:
+            yield Chunk(text=think.close())  # the model ended its turn inside the thinking
         yield Chunk(
             finish_reason=_FINISH_REASONS.get(finish, "stop"),  # type: ignore[arg-type]
             prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens", n_chunks),
+            completion_tokens=usage.get("completion_tokens", counted),
             tool_calls=[ToolCall(c["id"], c["name"], c["arguments"]) for _, c in sorted(calls.items())],
         )
+
+
+class _ThinkMarkers:
+    """Puts streamed reasoning back into the text: `<think>` at its first delta, `</think>` at the
+    first content delta after it (or at the end of the turn). A continuation whose assistant prefix
+    is still thinking opens nothing again."""
+
+    def __init__(self, already_open: bool = False) -> None:
+        self.open = already_open
+
+    def wrap(self, reasoning: str, content: str) -> str:
+        text = ""
+        if reasoning:
+            if not self.open:
+                self.open = True
+                text = THINK_START + ("" if reasoning.startswith("\n") else "\n")
+            text += reasoning
+        if content and self.open:
+            text += self.close()
+        return text + content
+
+    def close(self) -> str:
+        self.open = False
+        return THINK_END
+
+
+def _thinking_open(prefix: str) -> bool:
+    """Whether the assistant's text so far ends inside a `<think>` block."""
+    return prefix.rfind(THINK_START) > prefix.rfind(THINK_END)
+
+
+def _chunk_tokens(usage: dict[str, Any], counted: int, logprobs: list[list[float]]) -> int:
+    """Tokens a chunk stands for: from a running usage count (vLLM's continuous usage stats) when the
+    server sends one, else one per log-probability entry, else one."""
+    if "completion_tokens" in usage and usage["completion_tokens"] > counted:
+        return int(usage["completion_tokens"]) - counted
+    return max(1, len(logprobs))
 
 
 def _gather_tool_calls(choice: dict[str, Any], calls: dict[int, dict[str, str]]) -> None:
@@ -208,18 +330,22 @@ def _gather_tool_calls(choice: dict[str, Any], calls: dict[int, dict[str, str]])
         call["arguments"] += function.get("arguments") or ""
 
 
-def _choice_delta(choice: dict[str, Any]) -> tuple[str, list[list[float]]]:
-    """Text and top log-probabilities of one streamed choice (chat or completions shape)."""
+def _choice_delta(choice: dict[str, Any]) -> tuple[str, str, list[list[float]]]:
+    """Reasoning, text and top log-probabilities of one streamed choice (chat or completions shape)."""
+    delta = choice.get("delta") or {}
     text = choice.get("text")
     if text is None:
-        text = (choice.get("delta") or {}).get("content") or ""
+        text = delta.get("content") or ""
+    reasoning = (
+        delta.get("reasoning_content") or delta.get("reasoning") or choice.get("reasoning_content") or ""
+    )
     logprobs: list[list[float]] = []
     lp = choice.get("logprobs") or {}
     for entry in lp.get("content") or ():  # chat shape
         logprobs.append(sorted((t["logprob"] for t in entry.get("top_logprobs") or ()), reverse=True))
     for top in lp.get("top_logprobs") or ():  # completions shape
         logprobs.append(sorted((top or {}).values(), reverse=True))
-    return text, logprobs
+    return reasoning, text, logprobs
 
 
 async def _sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
