@@ -154,3 +154,41 @@ def test_sample_record_round_trip():
     again = ProblemResult.from_record(result.to_record())
     assert again == result
     assert isinstance(again.samples[0], Sample)
+
+
+def test_thinking_that_ends_without_a_box_is_forced_to_answer():
+    def script(i, call, req):
+        return "<think>hmm, 6 times 7</think> and then more" if call == 0 else "42"
+
+    engine = ScriptedEngine(script)
+    result = solve(engine, StrategyConfig(samples=1, stop_at_think_end=True))
+    sample = result.samples[0]
+    assert sample.answer == "42" and sample.meta.get("forced") is True
+    cue = engine.calls[1].assistant_prefix
+    assert cue.count("</think>") == 1  # the thinking was closed already: not closed twice
+
+
+class TemplateOpensThinking(ScriptedEngine):
+    """A scripted engine whose chat template opens `<think>` for the assistant (like R1 distills)."""
+
+    def render_prompt(self, request):
+        return "<|User|>question<|Assistant|><think>\n" + request.assistant_prefix
+
+
+def test_forcing_closes_thinking_that_the_chat_template_opened():
+    engine = TemplateOpensThinking(lambda i, call, req: "let me think " * 50 if call == 0 else "42")
+    result = solve(engine, StrategyConfig(samples=1), max_tokens=10)
+    cue = engine.calls[1].assistant_prefix
+    assert "<think>" not in cue and cue.endswith("</think>" + FORCE_CUE)
+    assert result.samples[0].answer == "42"
+
+
+def test_sample_zero_is_greedy_and_wins_a_tie():
+    answers = ["7", "8"]
+    engine = ScriptedEngine(lambda i, call, req: f"\\boxed{{{answers[i]}}}", delay=0.0)
+    strategy = StrategyConfig(samples=2)
+    runner = SampleRunner(engine, strategy, SamplingConfig(max_tokens=50, temperature=0.9))
+    result = asyncio.run(ProblemSolver(runner, strategy).solve(PROBLEM, None))
+    temps = {r.meta["sample_index"]: r.temperature for r in engine.calls}
+    assert temps == {0: 0.0, 1: 0.9}
+    assert result.votes == {"7": 1.0, "8": 1.0} and result.answer == "7"

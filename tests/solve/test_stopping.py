@@ -157,3 +157,16 @@ def test_sprt_reproduces_consol_stops(shared_data) -> None:  # type: ignore[no-u
             answers = [s.answer for s in problem.samples]
             first_stop = next(n for n in range(1, len(answers) + 1) if check_stop(rules, answers[:n], 256))
             assert first_stop == len(answers), problem.problem_id
+
+
+def test_unbeatable_counts_votes_the_way_the_weighted_vote_does():
+    from aimo.solve.voting import VoteConfig, max_sample_weight
+
+    answers = ["5", "5", "5", "123"]
+    rule = UnbeatableRule()
+    assert rule.check(answers, 6) == "unbeatable"  # raw counts: 3 vs 1 with 2 to come
+    config = VoteConfig(small_number_penalty=0.5)
+    weights = [0.5, 0.5, 0.5, 1.0]  # 5 is a small number: its votes count half
+    # Weighted: 1.5 vs 1.0, and two more votes for 123 would make it 3.0: not settled.
+    assert rule.check(answers, 6, weights, max_sample_weight(config)) is None
+    assert check_stop([rule], answers, 6, weights, max_sample_weight(config)) is None

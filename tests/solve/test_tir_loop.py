@@ -124,3 +124,26 @@ def test_mix_strategy_runs_both_kinds():
     assert sorted(s.prompt_kind for s in result.samples) == ["cot", "cot", "tir", "tir"]
     systems = {req.messages[0]["content"] for req in engine.calls}
     assert len(systems) == 2
+
+
+def test_code_answer_is_kept_when_stopping_on_it_without_answer_from_code():
+    engine = ScriptedEngine(lambda i, call, req: CODE if call == 0 else "never asked")
+    sample = sample_of(run(engine, stop_on_code_answer=True, answer_from_code=False))
+    assert sample.finish_reason == "code_answer" and sample.answer == "24"
+
+
+def test_a_sample_cut_by_its_token_cap_right_after_a_code_round_is_forced():
+    # The code block alone uses up the cap, so the loop ends right after running it.
+    def script(i, call, req):
+        return "```python\nprint(6 * 7)\n```\n" if not req.assistant_prefix.endswith("\\boxed{") else "42"
+
+    engine = ScriptedEngine(script, chunk_chars=1)
+    result = asyncio.run(
+        _run(
+            engine, StrategyConfig(strategy="tir", samples=1), max_tokens=len("```python\nprint(6 * 7)\n```")
+        )
+    )[0]
+    sample = sample_of(result)
+    assert sample.code_runs and sample.code_runs[0].output == "42"
+    assert sample.finish_reason == "length" and sample.meta.get("forced") is True
+    assert sample.answer == "42"

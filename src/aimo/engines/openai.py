@@ -105,6 +105,14 @@ class OpenAIEngine:
         await asyncio.gather(*self._probes.values(), return_exceptions=True)
         await self._client.aclose()
 
+    def render_prompt(self, request: GenerationRequest) -> str:
+        """The text the completions API gets for `request` (chat requests need a chat template)."""
+        if request.prompt is not None:
+            return request.prompt + request.assistant_prefix
+        if self.template is None:
+            raise EngineError("no chat template to render with (--chat-template)")
+        return self.template.render(request.messages or (), request.assistant_prefix, tools=request.tools)
+
     def is_up(self, url: str) -> bool:
         """Whether `url` is in the rotation (not taken out after a failed connection)."""
         return normalize_base_url(url) not in self._down

@@ -78,7 +78,7 @@ class BudgetConfig(BaseModel):
     # The planner: plan samples on measured engine speed and token needs (off: start all samples at once).
     planner: bool = True
     # Which quantile of tokens-to-answer a planned sample must be able to reach in the time it gets.
-    plan_quantile: float = Field(0.5, gt=0, lt=1)
+    plan_quantile: float = Field(0.8, gt=0, lt=1)
     # Tokens a sample needs before it answers, before this run has measured any (None: max_tokens / 2).
     prior_tokens: int | None = Field(None, ge=1)
     # Engine speed before this run has measured it: an `aimo bench engine --json` file (None: the cached

@@ -108,8 +108,17 @@ def calibration_levels(max_concurrency: int) -> list[int]:
     return [*levels, max(1, max_concurrency)]
 
 
-async def calibrate(meter: ThroughputMeter, levels: Sequence[int], tokens: int = CALIBRATION_TOKENS) -> None:
-    """Decode `tokens` tokens at each concurrency level through `meter`, so that it measures them."""
+async def calibrate(
+    meter: ThroughputMeter,
+    levels: Sequence[int],
+    tokens: int = CALIBRATION_TOKENS,
+    max_seconds: float = float("inf"),
+) -> None:
+    """Decode `tokens` tokens at each concurrency level through `meter`, so that it measures them.
+
+    Levels go up one by one; none is begun once `max_seconds` have passed (a slow or loaded engine
+    then has fewer levels measured, which the planner treats pessimistically)."""
+    started = meter.clock()
 
     async def one(i: int) -> None:
         request = GenerationRequest(
@@ -123,4 +132,6 @@ async def calibrate(meter: ThroughputMeter, levels: Sequence[int], tokens: int =
             pass
 
     for level in levels:
+        if meter.clock() - started >= max_seconds:
+            return
         await asyncio.gather(*(one(i) for i in range(level)))

@@ -4,11 +4,13 @@ It plans on two things it measures: the engine's speed at each number of concurr
 (`ThroughputMeter`) and how many tokens a sample needs before it answers (`TokenModel`: this run's
 answered samples, a prior before there are enough). For each problem:
 
-- **start**: the most samples (up to the strategy's `samples`) whose typical length
-  (`quantile` of the token model) fits into the problem's target time at the speed each gets when
-  that many decode together; at least one, since one sample is a valid plan;
-- **add**: while the vote is not settled and the target time still holds a typical sample at the
-  concurrency it would run at, one more sample (adaptive sampling);
+- **start**: the most samples (up to the strategy's `samples`) whose length (the `quantile` of the
+  token model, a high one: a batch that is too slow loses all its samples at once) fits into the
+  problem's target time at the speed each gets when that many decode together; at least one, since
+  one sample is a valid plan;
+- **add**: while the vote is not settled, as many samples as could change its winner (the leader's
+  margin plus one), if they fit into what is left of the target time at the concurrency they would
+  run at (adaptive sampling); fewer could not change the answer, so they are not worth their time;
 - **cap**: every sample gets the tokens it can generate before the problem's hard deadline at that
   concurrency (never more than `max_tokens`), so a sample it starts can finish; one that reaches
   the cap is forced to answer in a few tokens.
@@ -32,6 +34,12 @@ if TYPE_CHECKING:
 # Below this many answered samples the prior carries part of the estimate.
 PRIOR_WEIGHT = 8
 MIN_PLAN_TOKENS = 16
+# A sample's cap is this share of what the measured speed says it could reach by its deadline: decoding
+# slows as a sequence grows and as other samples join, so a cap right at the deadline would be cut there.
+CAP_SAFETY = 0.8
+# A calibration takes at most this share of a run's budget, and never longer than CALIBRATION_MAX_S.
+CALIBRATION_SHARE = 0.02
+CALIBRATION_MAX_S = 20.0
 
 
 @dataclass
@@ -90,6 +98,8 @@ class Planner:
     overhead_s: float = 0.5
     # Where what this run measured is kept for the next run on the same engine (None: nowhere).
     key: str | None = None
+    # Sample 0 is greedy and wins ties (StrategyConfig.greedy_first).
+    greedy_first: bool = False
 
     def curve(self) -> ThroughputCurve | None:
         return self.meter.curve()
@@ -109,7 +119,7 @@ class Planner:
         curve = self.curve()
         if curve is None:
             return self.max_tokens
-        reachable = int((seconds - self.overhead_s) * curve.per_stream(concurrency))
+        reachable = int(CAP_SAFETY * (seconds - self.overhead_s) * curve.per_stream(concurrency))
         return max(MIN_PLAN_TOKENS, min(self.max_tokens, reachable))
 
     def first(self, target_s: float | None, deadline_s: float | None) -> Start:
@@ -120,6 +130,8 @@ class Planner:
         else:
             typical = self.typical_tokens()
             for k in range(self.max_samples, 0, -1):
+                if k == 2 and self.greedy_first:
+                    continue  # two votes cannot overrule the greedy sample's tie-break: one is as good
                 need = self.seconds_for(typical, k)
                 if need is not None and need <= target_s:
                     n = k
@@ -127,15 +139,22 @@ class Planner:
         return Start(n, self._cap_for(n, deadline_s))
 
     def more(
-        self, running: int, started: int, target_left_s: float | None, deadline_left_s: float | None
+        self,
+        running: int,
+        started: int,
+        target_left_s: float | None,
+        deadline_left_s: float | None,
+        wanted: int = 1,
     ) -> Start:
-        """How many samples to add now, `running` being still in flight and `started` started so far."""
-        if started >= self.max_samples or target_left_s is None:
+        """Whether to add `wanted` samples now (all or none), `running` being still in flight and
+        `started` started so far."""
+        count = min(wanted, self.max_samples - started)
+        if count < wanted or count < 1 or target_left_s is None:
             return Start(0, 0)
-        need = self.seconds_for(self.typical_tokens(), running + 1)
+        need = self.seconds_for(self.typical_tokens(), running + count)
         if need is None or need > target_left_s:
             return Start(0, 0)
-        return Start(1, self._cap_for(running + 1, deadline_left_s))
+        return Start(count, self._cap_for(running + count, deadline_left_s))
 
     def _cap_for(self, concurrency: int, deadline_s: float | None) -> int:
         return self.max_tokens if deadline_s is None else self.cap(concurrency, deadline_s)
@@ -163,11 +182,15 @@ async def prepare_planner(
         prior = getattr(engine, "throughput", None) or cached_curve
     meter = ThroughputMeter(engine, prior, clock)
     if prior is None and budget.calibrate and key is not None:
-        await measurements.calibrate(meter, measurements.calibration_levels(strategy.samples))
+        limit = CALIBRATION_SHARE * budget.total_s if budget.total_s else CALIBRATION_MAX_S
+        levels = measurements.calibration_levels(strategy.samples)
+        await measurements.calibrate(meter, levels, max_seconds=min(CALIBRATION_MAX_S, limit))
         measured = meter.measured(min_seconds=0.0)
         meter.prior = ThroughputCurve(measured) if measured else None
         meter.levels.clear()
-    tokens = TokenModel(prior=[budget.prior_tokens] if budget.prior_tokens else list(cached_tokens))
+    # Without a prior, half the token cap stands in for one until this run has measured a few samples.
+    prior_tokens = [budget.prior_tokens] if budget.prior_tokens else list(cached_tokens)
+    tokens = TokenModel(prior=prior_tokens or [max(1, settings.sampling.max_tokens // 2)])
     return Planner(
         meter,
         tokens,
@@ -175,4 +198,5 @@ async def prepare_planner(
         max_tokens=settings.sampling.max_tokens,
         quantile=budget.plan_quantile,
         key=key,
+        greedy_first=strategy.greedy_first,
     )

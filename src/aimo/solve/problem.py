@@ -4,6 +4,7 @@ arrive, samples added while the vote is unsettled and time remains, the vote."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -113,14 +114,17 @@ class ProblemSolver:
                 ):
                     stop_reason = reason
                     break
-                if (
-                    planner is not None
-                    and budget is not None
-                    and leader_margin(answers, weights) < self.settled_lead
-                ):
+                margin = leader_margin(answers, weights)
+                if planner is not None and budget is not None and margin < self.settled_lead:
                     now = self.clock()
+                    # Fewer new votes than the margin (+1) could not change the winner.
+                    wanted = max(1, math.floor(margin) + 1 - len(pending))
                     more = planner.more(
-                        len(pending), len(samples), budget.soft_deadline - now, _left(sample_deadline, now)
+                        len(pending),
+                        len(samples),
+                        budget.soft_deadline - now,
+                        _left(sample_deadline, now),
+                        wanted,
                     )
                     before = set(tasks)
                     launch(more)
