@@ -20,8 +20,8 @@ from aimo.solve.sample import SampleRunner
 from aimo.solve.types import ProblemResult
 
 ResultCallback = Callable[[ProblemResult], None]
-# A run stops (keeping what it wrote) when this many problems in a row failed in every sample: the
-# engine is gone, and going on would only write empty answers.
+# A run stops (keeping what it wrote) when this many problems in a row failed in every sample, or when
+# all of them did: the engine is gone, and going on would only write empty answers.
 MAX_FAILED_IN_A_ROW = 3
 
 
@@ -113,9 +113,11 @@ async def solve_problems(
             if on_result:
                 on_result(result)
             failed_in_a_row = failed_in_a_row + 1 if result.stop_reason == "error" else 0
-            if failed_in_a_row >= MAX_FAILED_IN_A_ROW:
+            if failed_in_a_row >= MAX_FAILED_IN_A_ROW or failed_in_a_row == len(todo):
                 raise EngineError(
-                    f"{failed_in_a_row} problems in a row failed in every sample; "
+                    result.meta["error"]
+                    if failed_in_a_row == 1
+                    else f"{failed_in_a_row} problems in a row failed in every sample; "
                     f"last: {result.meta['error']}"
                 )
     finally:
