@@ -253,3 +253,28 @@ def test_math_cot_100_replay_against_the_files_own_scores(tmp_path, shared_data_
     # aimo differs from the file on a few samples: "4:30 p.m." is right by our grader, and a sample
     # that writes \boxed{\phantom{2}} before its answer is no longer stopped at the empty box
     assert "| pass@1 | 92.1% |" in md
+
+
+def test_competition_mode_plans_with_a_replayed_batching_engines_speed(tmp_path, tiny_trace, monkeypatch):
+    """`--throughput` gives the replay engine a speed curve (a GPU-like one here) and the planner its
+    prior: four samples of at most 160 tokens at 200 tok/s each fit every problem's share at once."""
+    monkeypatch.setenv("AIMO_CACHE_DIR", str(tmp_path / "cache"))
+    curve = tmp_path / "engine.json"
+    curve.write_text(
+        json.dumps({"rows": [{"concurrency": 1, "tok/s": 200.0}, {"concurrency": 8, "tok/s": 1600.0}]})
+    )
+    out = tmp_path / "comp"
+    aimo_eval(
+        *replay_args(tiny_trace, "--throughput", str(curve), "--simulate-budget", "20", "--orders", "1"),
+        "--out",
+        str(out),
+        "--no-report",
+    )
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["budget"]["throughput"] == str(curve) and config["engine"]["replay_throughput"] == str(
+        curve
+    )
+    problems = lines(out / "problems.jsonl")
+    assert len(problems) == 4 and all(p["stop_reason"] == "all_finished" for p in problems)
+    samples = lines(out / "samples.jsonl")
+    assert len(samples) == 16  # all four samples of every problem, started together and finished

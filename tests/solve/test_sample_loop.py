@@ -8,6 +8,7 @@ import time
 import pytest
 from scripted import ScriptedEngine
 
+from aimo.engines.base import Chunk
 from aimo.problems import Problem
 from aimo.solve.budget import ProblemBudget
 from aimo.solve.config import SamplingConfig, StrategyConfig
@@ -192,3 +193,41 @@ def test_sample_zero_is_greedy_and_wins_a_tie():
     temps = {r.meta["sample_index"]: r.temperature for r in engine.calls}
     assert temps == {0: 0.0, 1: 0.9}
     assert result.votes == {"7": 1.0, "8": 1.0} and result.answer == "7"
+
+
+def test_a_stream_that_ends_without_a_finish_reason_is_an_error_not_an_answer():
+    class Truncated(ScriptedEngine):
+        async def stream(self, request):
+            yield Chunk(text="The answer is \\bo", tokens=3)  # and then the stream just stops
+
+    result = solve(Truncated(lambda *a: ""), StrategyConfig(samples=1))
+    [sample] = result.samples
+    assert sample.finish_reason == "error" and "without a finish reason" in sample.meta["error"]
+    assert sample.text == "The answer is \\bo"  # what came is kept
+
+
+def test_prompt_tokens_count_every_rounds_prefill():
+    from aimo.sandbox import Sandbox, SandboxConfig
+
+    class OneChunk(ScriptedEngine):
+        """Each stream is one chunk carrying its text, its finish reason and its prompt size."""
+
+        async def stream(self, request):
+            self.calls.append(request)
+            first = len(self.calls) == 1
+            text = "```python\nprint(42)\n```\n" if first else "So \\boxed{42}."
+            yield Chunk(text=text, tokens=5, finish_reason="stop", prompt_tokens=10 if first else 30)
+
+    engine = OneChunk(lambda *a: "")
+    strategy = StrategyConfig(strategy="tir", samples=1)
+
+    async def go():
+        async with Sandbox(SandboxConfig()) as sandbox:
+            runner = SampleRunner(
+                engine, strategy, SamplingConfig(max_tokens=200), open_session=sandbox.session
+            )
+            return await ProblemSolver(runner, strategy).solve(PROBLEM, None)
+
+    result = asyncio.run(go())
+    assert len(engine.calls) == 2 and result.answer == "42"
+    assert result.samples[0].prompt_tokens == 40  # the continuation re-read its longer prompt

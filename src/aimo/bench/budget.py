@@ -150,8 +150,11 @@ def bench_budget(
     n_ctx: int = 4096,
     progress: Progress | None = None,
     settings: dict[str, Any] | None = None,
+    on_pass: Callable[[BenchResult], None] | None = None,
 ) -> BenchResult:
-    """The plain pass, then aimo at each factor × its time; rows, ratios and notes for the report."""
+    """The plain pass, then aimo at each factor × its time; rows, ratios and notes for the report.
+
+    `on_pass` gets the result so far after each pass (a long benchmark that is stopped keeps them)."""
     plain = plain_pass(
         model_path,
         problems,
@@ -162,7 +165,23 @@ def bench_budget(
     )
     passes = [plain]
     for factor in factors:
+        if on_pass:
+            on_pass(_result(passes, problems, config, factors, max_tokens, n_ctx, model_path, settings))
         passes.append(asyncio.run(aimo_pass(config, problems, factor * plain.seconds, progress)))
+    return _result(passes, problems, config, factors, max_tokens, n_ctx, model_path, settings)
+
+
+def _result(
+    passes: Sequence[PassResult],
+    problems: Sequence[Problem],
+    config: RunConfig,
+    factors: Sequence[float],
+    max_tokens: int,
+    n_ctx: int,
+    model_path: str,
+    settings: dict[str, Any] | None,
+) -> BenchResult:
+    plain = passes[0]
     rows = [
         {
             "run": p.label if p.budget_s is None else f"aimo {p.budget_s / plain.seconds:g}×",

@@ -96,9 +96,12 @@ def bench_engine_command(
     engine_config = run_config.engine.fitted(max(levels), max_tokens)
 
     async def go() -> BenchResult:
+        from aimo.engines.throughput import ThroughputCurve
+        from aimo.solve import measurements
+
         async with open_engine(engine_config, progress=lambda m: err.print(f"[dim]{m}[/dim]")) as opened:
             with err.status(f"measuring concurrency {levels}…"):
-                return await bench_engine(
+                result = await bench_engine(
                     opened,
                     levels,
                     max_tokens,
@@ -106,6 +109,10 @@ def bench_engine_command(
                     seed or 0,
                     settings=describe_engine(opened, engine_config),
                 )
+            # The time planner of later runs on this engine, model and machine starts from this curve.
+            curve = ThroughputCurve({int(r["concurrency"]): float(r["tok/s"]) for r in result.rows})
+            measurements.save(measurements.engine_key(opened), curve, [])
+            return result
 
     result = asyncio.run(go())
     _emit(result, json_out)
@@ -254,6 +261,7 @@ def bench_budget_command(
         max_tokens=max_tokens,
         progress=lambda m: err.print(f"[dim]{m}[/dim]"),
         settings={"data": str(source), "seed": seed, "levels": level_list},
+        on_pass=(lambda partial: partial.write(json_out)) if json_out else None,
     )
     _emit(result, json_out)
     if plot is not None:

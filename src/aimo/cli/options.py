@@ -63,6 +63,13 @@ VoteOpt = Annotated[
     ),
 ]
 TimeBudgetOpt = Annotated[float | None, typer.Option(help="Total seconds for the whole run.")]
+ThroughputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="An `aimo bench engine --json` result: the engine's speed the time planner starts from; "
+        "with --engine replay also the speed recordings play at (total tok/s by concurrency)."
+    ),
+]
 
 IdFieldOpt = Annotated[str | None, typer.Option(help="Field holding the problem id.")]
 TextFieldOpt = Annotated[str | None, typer.Option(help="Field holding the problem text.")]
@@ -86,6 +93,7 @@ def build_config(
     stop_rules: str | None = None,
     vote: str | None = None,
     time_budget: float | None = None,
+    throughput: Path | None = None,
 ) -> RunConfig:
     """The run configuration: the TOML file (if any) with the given flags on top."""
     engine_values: dict[str, object] = {
@@ -93,6 +101,7 @@ def build_config(
         "traces": str(traces) if traces else None,
         "api": api or ("completions" if chat_template else None),
         "chat_template": chat_template,
+        "replay_throughput": str(throughput) if throughput and (engine == "replay" or traces) else None,
     }
     if model and "," in model:
         engine_values["base_urls"] = [u.strip() for u in model.split(",") if u.strip()]
@@ -113,7 +122,7 @@ def build_config(
             "stop_rules": stop_rules,
             "vote": parse_vote(vote) if vote is not None else None,
         },
-        budget={"total_s": time_budget},
+        budget={"total_s": time_budget, "throughput": str(throughput) if throughput else None},
     )
 
 
@@ -143,6 +152,7 @@ RUN_OPTIONS: dict[str, Any] = {
     "stop_rules": StopRulesOpt,
     "vote": VoteOpt,
     "time_budget": TimeBudgetOpt,
+    "throughput": ThroughputOpt,
 }
 
 

@@ -33,6 +33,9 @@ class EngineConfig(BaseModel):
     n_threads: int | None = None
     n_batch: int = 512
     max_sequences: int = 16
+    # Flash attention (None: llama.cpp's auto). llama-cpp-python's `Llama` turns it off by default, so
+    # greedy outputs of the two differ on a few problems by numerics alone.
+    flash_attn: bool | None = None
     # vllm (in-process): extra keyword arguments for AsyncEngineArgs.
     vllm_args: dict[str, object] = Field(default_factory=dict)
     # replay: a file of recorded samples and the speed to play them at.

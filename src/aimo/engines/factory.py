@@ -51,6 +51,7 @@ def create_engine(config: EngineConfig, progress: Progress | None = None) -> Eng
             n_threads=config.n_threads,
             n_batch=config.n_batch,
             max_sequences=config.max_sequences,
+            flash_attn=config.flash_attn,
         )
     if name == "vllm":
         from aimo.engines.vllm import VLLMEngine

@@ -87,6 +87,7 @@ class LlamaCppEngine:
         n_threads: int | None = None,
         n_batch: int = 512,
         max_sequences: int = 16,
+        flash_attn: bool | None = None,
         verbose: bool = False,
     ) -> None:
         llama_cpp = _import_llama_cpp()
@@ -108,6 +109,12 @@ class LlamaCppEngine:
         params.n_threads = params.n_threads_batch = threads
         params.n_seq_max = max_sequences
         params.kv_unified = True
+        if flash_attn is not None:  # None: llama.cpp decides (auto)
+            params.flash_attn_type = (
+                llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+                if flash_attn
+                else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+            )
         self._ctx = _internals.LlamaContext(model=self._model, params=params, verbose=verbose)
         self._batch = _internals.LlamaBatch(
             n_tokens=max(n_batch, max_sequences), embd=0, n_seq_max=1, verbose=verbose

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aimo.answers import ExtractionConfig, OutputConfig, extract_answer, extract_from_output
-from aimo.engines.base import Engine, GenerationRequest, Message, ToolCall
+from aimo.engines.base import Engine, EngineError, GenerationRequest, Message, ToolCall
 from aimo.problems import Problem
 from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.prompts import PROMPTS
@@ -138,7 +138,7 @@ class SampleRunner:
                 request, rounds_left > 0 and not use_tools, deadline, sample, entropy
             )
             sample.text += round_.text
-            sample.prompt_tokens = sample.prompt_tokens or round_.prompt_tokens
+            sample.prompt_tokens += round_.prompt_tokens  # every round re-reads (prefills) its prompt
             sample.finish_reason = round_.stop or round_.finish_reason
             codes = [round_.code] if round_.code is not None else [_tool_code(c) for c in round_.tool_calls]
             if not codes or session is None:
@@ -192,6 +192,7 @@ class SampleRunner:
         fired) still accounts for the work it cost; its partial text is kept too."""
         scanner = StreamScanner()
         counted, finish, prompt_tokens, stop = 0, "stop", 0, None
+        ended = False
         tool_calls: list[ToolCall] = []
         timeout = None if deadline is None else max(0.0, deadline - self.clock())
         try:
@@ -202,7 +203,7 @@ class SampleRunner:
                     sample.completion_tokens += chunk.tokens
                     entropy.add(chunk.logprobs)
                     if chunk.finish_reason is not None:
-                        finish = chunk.finish_reason
+                        ended, finish = True, chunk.finish_reason
                         prompt_tokens = chunk.prompt_tokens or 0
                         tool_calls = chunk.tool_calls
                         if chunk.completion_tokens is not None:  # the engine's own count is the truth
@@ -215,6 +216,10 @@ class SampleRunner:
         except asyncio.CancelledError:
             sample.text += scanner.text
             raise
+        if not ended and stop is None:
+            # A stream that just stops is a failure (a server that dropped it), never a normal end.
+            sample.text += scanner.text
+            raise EngineError(f"{self.engine.name}: the stream ended without a finish reason")
         text, code = scanner.text, None
         if stop == "code" and scanner.code_block is not None:
             code = scanner.code_block.code
