@@ -257,7 +257,8 @@ def test_math_cot_100_replay_against_the_files_own_scores(tmp_path, shared_data_
 
 def test_competition_mode_plans_with_a_replayed_batching_engines_speed(tmp_path, tiny_trace, monkeypatch):
     """`--throughput` gives the replay engine a speed curve (a GPU-like one here) and the planner its
-    prior: four samples of at most 160 tokens at 200 tok/s each fit every problem's share at once."""
+    prior: four samples of at most 160 tokens (the prior: half the 320-token cap) at 200 tok/s each fit
+    every problem's share at once."""
     monkeypatch.setenv("AIMO_CACHE_DIR", str(tmp_path / "cache"))
     curve = tmp_path / "engine.json"
     curve.write_text(
@@ -265,7 +266,17 @@ def test_competition_mode_plans_with_a_replayed_batching_engines_speed(tmp_path,
     )
     out = tmp_path / "comp"
     aimo_eval(
-        *replay_args(tiny_trace, "--throughput", str(curve), "--simulate-budget", "20", "--orders", "1"),
+        *replay_args(
+            tiny_trace,
+            "--throughput",
+            str(curve),
+            "--simulate-budget",
+            "20",
+            "--orders",
+            "1",
+            "--max-tokens",
+            "320",
+        ),
         "--out",
         str(out),
         "--no-report",
