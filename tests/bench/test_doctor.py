@@ -10,8 +10,9 @@ from servers import ScriptedSSE, chat_delta
 
 from aimo.config import RunConfig
 from aimo.doctor import run_doctor
-from aimo.doctor.checks import capacity_verdict, estimate_verdict
-from aimo.doctor.probes import judge_rendering, judge_reply, judge_stop, pick_stop_string
+from aimo.doctor.checks import capacity_verdict, check_reasoning, estimate_verdict
+from aimo.doctor.probes import judge_reasoning, judge_rendering, judge_reply, judge_stop, pick_stop_string
+from aimo.engines.openai import OpenAIEngine
 
 SYSTEM = "Be brief."
 
@@ -127,6 +128,7 @@ def test_run_doctor_reports_each_check_as_it_goes():
         "engine",
         "capacity",
         "chat template",
+        "reasoning",
         "stop strings",
         "sandbox",
         "answer",
@@ -150,5 +152,49 @@ def test_the_replay_engine_has_nothing_to_check_but_the_sandbox(tmp_path):
     config = RunConfig.from_dict({"engine": {"engine": "replay", "traces": str(trace)}})
     results = asyncio.run(run_doctor(config))
     assert {r.name: r.status for r in results if r.name != "sandbox"} == dict.fromkeys(
-        ["engine", "capacity", "chat template", "stop strings", "answer", "speed"], "skip"
+        ["engine", "capacity", "chat template", "reasoning", "stop strings", "answer", "speed"], "skip"
     )
+
+
+def test_reasoning_judgement():
+    assert judge_reasoning("Five.", None).status == "skip"
+    assert judge_reasoning("<think>2+3=5</think> The answer is 5.", None).status == "pass"
+    assert judge_reasoning("2+3=5</think> The answer is 5.", True).status == "pass"
+    unparsed = judge_reasoning("2+3=5</think> The answer is 5.", None)
+    assert unparsed.status == "warn" and "--reasoning-parser" in unparsed.detail
+    assert judge_reasoning("<think>long thinking", None).status == "pass"
+    assert judge_reasoning("<think><think>2+3</think>5", None).status == "warn"
+
+
+def reasoning_delta(text: str) -> dict[str, object]:
+    return {"choices": [{"index": 0, "delta": {"reasoning_content": text}, "finish_reason": None}]}
+
+
+def probe(script: list[object]):
+    async def go():
+        engine = OpenAIEngine([server.url])
+        try:
+            return await check_reasoning(engine)
+        finally:
+            await engine.aclose()
+
+    with ScriptedSSE([script]) as server:
+        return asyncio.run(go())
+
+
+def test_reasoning_check_passes_a_server_with_a_reasoning_parser():
+    verdict = probe(
+        [
+            reasoning_delta("2+3"),
+            reasoning_delta(" is 5."),
+            chat_delta("\\boxed{5}"),
+            chat_delta("", "stop"),
+            "[DONE]",
+        ]
+    )
+    assert verdict.status == "pass", verdict
+
+
+def test_reasoning_check_warns_when_the_thinking_arrives_unparsed():
+    verdict = probe([chat_delta("2+3 is 5.</think>"), chat_delta("\\boxed{5}", "stop"), "[DONE]"])
+    assert verdict.status == "warn" and "--reasoning-parser" in verdict.detail

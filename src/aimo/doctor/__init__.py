@@ -86,6 +86,7 @@ async def _engine_checks(
         ("engine", lambda: checks.check_engine(engine), True),
         ("capacity", lambda: _capacity(engine, config), True),
         ("chat template", lambda: checks.check_template(engine), True),
+        ("reasoning", lambda: checks.check_reasoning(engine), True),
         ("stop strings", lambda: checks.check_stop(engine), True),
         ("sandbox", lambda: _sandbox(config, needs_code), False),
         ("answer", lambda: checks.check_answer(engine, config), True),

@@ -6,7 +6,16 @@ import dataclasses
 
 from aimo.bench.engine import level_requests, run_concurrently
 from aimo.config import RunConfig
-from aimo.doctor.probes import Verdict, judge_rendering, judge_reply, judge_stop, pick_stop_string
+from aimo.doctor.probes import (
+    THINK_CLOSE,
+    THINK_OPEN,
+    Verdict,
+    judge_reasoning,
+    judge_rendering,
+    judge_reply,
+    judge_stop,
+    pick_stop_string,
+)
 from aimo.engines.base import Engine, GenerationRequest, Message, complete
 from aimo.engines.config import PROMPT_TOKENS_ALLOWANCE
 from aimo.problems import Problem
@@ -24,6 +33,7 @@ TRIVIAL_PROBLEM = Problem(id="doctor-2+3", text="What is 2+3?", answer="5")
 ANSWER_SAMPLES = 3
 ANSWER_MAX_TOKENS = 512
 SPEED_PROBE_TOKENS = 64
+REASONING_PROBE_TOKENS = 256
 
 
 async def check_engine(engine: Engine) -> Verdict:
@@ -70,6 +80,23 @@ async def check_template(engine: Engine) -> Verdict:
     messages = PROMPTS["cot"].messages("What is 2+3?")
     done = await complete(engine, GenerationRequest(messages=messages, max_tokens=32, temperature=0.0))
     return judge_reply(done.text)
+
+
+async def check_reasoning(engine: Engine) -> Verdict:
+    """A short question: is a reasoning model's thinking streamed inside `<think>` … `</think>`?"""
+    request = GenerationRequest(
+        messages=PROMPTS["cot"].messages("What is 2+3?"), max_tokens=REASONING_PROBE_TOKENS
+    )
+    prompt_opens_think = None
+    render = getattr(engine, "render_prompt", None)
+    if render is not None:
+        try:
+            prompt = render(request)
+            prompt_opens_think = prompt.rfind(THINK_OPEN) > prompt.rfind(THINK_CLOSE)
+        except Exception:  # an engine without a template to render with says nothing here
+            prompt_opens_think = None
+    done = await complete(engine, dataclasses.replace(request, temperature=0.0))
+    return judge_reasoning(done.text, prompt_opens_think)
 
 
 async def check_stop(engine: Engine) -> Verdict:

@@ -119,3 +119,32 @@ def _common_prefix(a: str, b: str) -> int:
     while i < n and a[i] == b[i]:
         i += 1
     return i
+
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+
+def judge_reasoning(text: str, prompt_opens_think: bool | None) -> Verdict:
+    """Does a reasoning model's thinking reach aimo whole, inside `<think>` … `</think>`?
+
+    `text` is what the engine streamed for a short question; `prompt_opens_think` is whether the
+    rendered prompt ends inside an opened `<think>` (None when aimo cannot render the prompt)."""
+    opened, closed = THINK_OPEN in text, THINK_CLOSE in text
+    if not opened and not closed and not prompt_opens_think:
+        return Verdict("skip", "no thinking markers: not a reasoning model (or its thinking is off)")
+    if closed and not opened and not prompt_opens_think:
+        return Verdict(
+            "warn",
+            "the reply closes </think> that nothing opened: the server's chat template opens the thinking "
+            "in the prompt and no reasoning parser is on. aimo still sees the text, but a forced answer "
+            "cannot tell it is inside the thinking: start vLLM/SGLang with --reasoning-parser "
+            "(deepseek_r1, qwen3, gpt-oss) or render the template with --chat-template",
+        )
+    if opened and text.count(THINK_OPEN) > 1:
+        return Verdict("warn", "the thinking was opened twice: the template and the model both open <think>")
+    if not closed:
+        return Verdict(
+            "pass", "the thinking streams inside <think> (it did not close within the probe's tokens)"
+        )
+    where = "opened by the chat template" if prompt_opens_think and not opened else "kept in the sample"
+    return Verdict("pass", f"the thinking streams whole, {where}, and closes with </think>")
