@@ -12,8 +12,8 @@ The public surface:
 >>> settings = RunSettings(StrategyConfig(samples=3), SamplingConfig(), BudgetConfig())
 >>> problem = Problem("p", "What is 6 times 7?", "42")
 >>> [result] = asyncio.run(solve_problems(engine, [problem], settings))
->>> result.answer, result.votes, result.correct
-('42', {'42': 2.0, '41': 1.0}, True)
+>>> result.answer, sorted(result.votes.items()), result.correct
+('42', [('41', 1.0), ('42', 2.0)], True)
 """
 
 from aimo.solve.budget import BudgetManager, ProblemBudget

@@ -129,11 +129,13 @@ class BudgetManager:
         allotted = min(fair * cfg.borrow, max(0.0, available))
         if cfg.per_problem_max_s is not None:
             allotted = min(allotted, cfg.per_problem_max_s)
+        # Clamped so that rounding in `now + allotted` never puts a deadline past the run's end.
+        deadline = min(now + allotted, max(now, self.usable_end))
         self._current = ProblemBudget(
             index=self.problems_done,
             started=now,
-            deadline=now + allotted,
-            soft_deadline=now + cfg.soft_fraction * min(fair, allotted),
+            deadline=deadline,
+            soft_deadline=min(deadline, now + cfg.soft_fraction * min(fair, allotted)),
             samples_scale=cfg.speed_levels[level][1],
             level=level,
         )
