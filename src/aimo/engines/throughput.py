@@ -23,6 +23,7 @@ from aimo.engines.base import Chunk, Engine, GenerationRequest
 Clock = Callable[[], float]
 # A level's own measurement is trusted once it covers this many seconds of decoding.
 TRUSTED_SECONDS = 3.0
+SHORT_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,8 @@ class ThroughputMeter:
         """The best current estimate: own measurements, the prior (rescaled to agree with them) elsewhere."""
         own = self.measured()
         if self.prior is None:
+            # With nothing else to go on, even a short measurement beats none (short runs).
+            own = own or self.measured(min_seconds=SHORT_SECONDS)
             return ThroughputCurve(own) if own else None
         if not own:
             return self.prior

@@ -40,6 +40,8 @@ CAP_SAFETY = 0.8
 # A calibration takes at most this share of a run's budget, and never longer than CALIBRATION_MAX_S.
 CALIBRATION_SHARE = 0.02
 CALIBRATION_MAX_S = 20.0
+# Budgets too short to spare this much calibrate nothing: the planner learns from the run's own streams.
+CALIBRATION_MIN_S = 0.1
 
 
 @dataclass
@@ -181,8 +183,8 @@ async def prepare_planner(
     else:
         prior = getattr(engine, "throughput", None) or cached_curve
     meter = ThroughputMeter(engine, prior, clock)
-    if prior is None and budget.calibrate and key is not None:
-        limit = CALIBRATION_SHARE * budget.total_s if budget.total_s else CALIBRATION_MAX_S
+    limit = CALIBRATION_SHARE * budget.total_s if budget.total_s else CALIBRATION_MAX_S
+    if prior is None and budget.calibrate and key is not None and limit >= CALIBRATION_MIN_S:
         levels = measurements.calibration_levels(strategy.samples)
         await measurements.calibrate(meter, levels, max_seconds=min(CALIBRATION_MAX_S, limit))
         measured = meter.measured(min_seconds=0.0)

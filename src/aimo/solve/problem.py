@@ -62,6 +62,8 @@ class ProblemSolver:
             reserve = self.strategy.force_answer_timeout_s if self.strategy.force_answer else 0.0
             sample_deadline = max(started, budget.deadline - min(reserve, budget.allotted_s / 8))
         planner = self.planner if budget is not None else None
+        if budget is not None and budget.allotted_s <= 0:  # no time left at all: nothing could finish
+            return ProblemResult(problem.id, None, {}, [], "deadline", 0.0, gold=problem.answer)
         samples: list[Sample] = []
         tasks: dict[asyncio.Task[None], Sample] = {}
 
