@@ -110,8 +110,7 @@ def bench_engine_command(
                     settings=describe_engine(opened, engine_config),
                 )
             # The time planner of later runs on this engine, model and machine starts from this curve.
-            curve = ThroughputCurve({int(r["concurrency"]): float(r["tok/s"]) for r in result.rows})
-            measurements.save(measurements.engine_key(opened), curve, [])
+            measurements.save(measurements.engine_key(opened), ThroughputCurve.from_rows(result.rows), [])
             return result
 
     result = asyncio.run(go())

@@ -7,8 +7,6 @@ import dataclasses
 from aimo.bench.engine import level_requests, run_concurrently
 from aimo.config import RunConfig
 from aimo.doctor.probes import (
-    THINK_CLOSE,
-    THINK_OPEN,
     Verdict,
     judge_reasoning,
     judge_rendering,
@@ -23,6 +21,7 @@ from aimo.sandbox.config import SandboxConfig
 from aimo.solve.config import BudgetConfig, SamplingConfig
 from aimo.solve.prompts import PROMPTS
 from aimo.solve.run import RunSettings, sandbox_for, solve_problems
+from aimo.solve.sample import prompt_opens_thinking
 
 HELLO: list[Message] = [{"role": "user", "content": "Say hello in one short sentence."}]
 COUNTING: list[Message] = [
@@ -87,16 +86,8 @@ async def check_reasoning(engine: Engine) -> Verdict:
     request = GenerationRequest(
         messages=PROMPTS["cot"].messages("What is 2+3?"), max_tokens=REASONING_PROBE_TOKENS
     )
-    prompt_opens_think = None
-    render = getattr(engine, "render_prompt", None)
-    if render is not None:
-        try:
-            prompt = render(request)
-            prompt_opens_think = prompt.rfind(THINK_OPEN) > prompt.rfind(THINK_CLOSE)
-        except Exception:  # an engine without a template to render with says nothing here
-            prompt_opens_think = None
     done = await complete(engine, dataclasses.replace(request, temperature=0.0))
-    return judge_reasoning(done.text, prompt_opens_think)
+    return judge_reasoning(done.text, prompt_opens_thinking(engine, request))
 
 
 async def check_stop(engine: Engine) -> Verdict:

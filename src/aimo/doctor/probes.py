@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from aimo.engines.base import Message
+from aimo.solve.scan import THINK_END, THINK_START
 
 Status = Literal["pass", "fail", "warn", "skip"]
 
@@ -121,15 +122,12 @@ def _common_prefix(a: str, b: str) -> int:
     return i
 
 
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-
-
 def judge_reasoning(text: str, prompt_opens_think: bool | None) -> Verdict:
     """Does a reasoning model's thinking reach aimo whole, inside `<think>` … `</think>`?
 
     `text` is what the engine streamed for a short question; `prompt_opens_think` is whether the
     rendered prompt ends inside an opened `<think>` (None when aimo cannot render the prompt)."""
-    opened, closed = THINK_OPEN in text, THINK_CLOSE in text
+    opened, closed = THINK_START in text, THINK_END in text
     if not opened and not closed and not prompt_opens_think:
         return Verdict("skip", "no thinking markers: not a reasoning model (or its thinking is off)")
     if closed and not opened and not prompt_opens_think:
@@ -140,7 +138,7 @@ def judge_reasoning(text: str, prompt_opens_think: bool | None) -> Verdict:
             "cannot tell it is inside the thinking: start vLLM/SGLang with --reasoning-parser "
             "(deepseek_r1, qwen3, gpt-oss) or render the template with --chat-template",
         )
-    if opened and text.count(THINK_OPEN) > 1:
+    if opened and text.count(THINK_START) > 1:
         return Verdict("warn", "the thinking was opened twice: the template and the model both open <think>")
     if not closed:
         return Verdict(

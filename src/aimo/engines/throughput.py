@@ -13,10 +13,11 @@ from __future__ import annotations
 import bisect
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aimo.engines.base import Chunk, Engine, GenerationRequest
 
@@ -70,11 +71,15 @@ class ThroughputCurve:
         return cls({int(c): float(t) for c, t in data.items()})
 
     @classmethod
+    def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> ThroughputCurve:
+        """The curve of `aimo bench engine`'s result rows (`concurrency`, `tok/s`)."""
+        return cls({int(r["concurrency"]): float(r["tok/s"]) for r in rows})
+
+    @classmethod
     def from_bench(cls, path: str | Path) -> ThroughputCurve:
         """The curve measured by `aimo bench engine --json FILE`."""
         try:
-            rows = json.loads(Path(path).read_text(encoding="utf-8"))["rows"]
-            return cls({int(r["concurrency"]): float(r["tok/s"]) for r in rows})
+            return cls.from_rows(json.loads(Path(path).read_text(encoding="utf-8"))["rows"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}: not an `aimo bench engine --json` result ({exc})") from None
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from aimo.engines.base import Engine
 from aimo.engines.throughput import ThroughputCurve, ThroughputMeter
 from aimo.solve import measurements
+from aimo.solve.config import BudgetConfig
 
 if TYPE_CHECKING:
     from aimo.solve.run import RunSettings
@@ -95,7 +96,7 @@ class Planner:
     tokens: TokenModel
     max_samples: int
     max_tokens: int
-    quantile: float = 0.5
+    quantile: float = BudgetConfig.model_fields["plan_quantile"].default
     # Per-sample overhead in seconds (prefill, first token, answer extraction), added to each prediction.
     overhead_s: float = 0.5
     # Where what this run measured is kept for the next run on the same engine (None: nowhere).
@@ -109,23 +110,22 @@ class Planner:
     def typical_tokens(self) -> float:
         return min(self.max_tokens, self.tokens.quantile(self.quantile, self.max_tokens / 2))
 
-    def seconds_for(self, tokens: float, concurrency: int) -> float | None:
+    def seconds_for(self, curve: ThroughputCurve | None, tokens: float, concurrency: int) -> float | None:
         """Predicted seconds for one of `concurrency` sequences to generate `tokens` (None: unknown speed)."""
-        curve = self.curve()
         if curve is None:
             return None
         return self.overhead_s + tokens / curve.per_stream(concurrency)
 
-    def cap(self, concurrency: int, seconds: float) -> int:
+    def cap(self, curve: ThroughputCurve | None, concurrency: int, seconds: float | None) -> int:
         """Tokens a sample can generate in `seconds` at `concurrency` (at most `max_tokens`)."""
-        curve = self.curve()
-        if curve is None:
+        if curve is None or seconds is None:
             return self.max_tokens
         reachable = int(CAP_SAFETY * (seconds - self.overhead_s) * curve.per_stream(concurrency))
         return max(MIN_PLAN_TOKENS, min(self.max_tokens, reachable))
 
     def first(self, target_s: float | None, deadline_s: float | None) -> Start:
         """The samples to start on a new problem with `target_s` to plan for and `deadline_s` at most."""
+        curve = self.curve()
         n = 1
         if target_s is None:  # no budget: the strategy's samples, as many as it asks for
             n = self.max_samples
@@ -134,11 +134,11 @@ class Planner:
             for k in range(self.max_samples, 0, -1):
                 if k == 2 and self.greedy_first:
                     continue  # two votes cannot overrule the greedy sample's tie-break: one is as good
-                need = self.seconds_for(typical, k)
+                need = self.seconds_for(curve, typical, k)
                 if need is not None and need <= target_s:
                     n = k
                     break
-        return Start(n, self._cap_for(n, deadline_s))
+        return Start(n, self.cap(curve, n, deadline_s))
 
     def more(
         self,
@@ -153,13 +153,11 @@ class Planner:
         count = min(wanted, self.max_samples - started)
         if count < wanted or count < 1 or target_left_s is None:
             return Start(0, 0)
-        need = self.seconds_for(self.typical_tokens(), running + count)
+        curve = self.curve()
+        need = self.seconds_for(curve, self.typical_tokens(), running + count)
         if need is None or need > target_left_s:
             return Start(0, 0)
-        return Start(count, self._cap_for(running + count, deadline_left_s))
-
-    def _cap_for(self, concurrency: int, deadline_s: float | None) -> int:
-        return self.max_tokens if deadline_s is None else self.cap(concurrency, deadline_s)
+        return Start(count, self.cap(curve, running + count, deadline_left_s))
 
     def remember(self) -> None:
         """Keep this run's measurements for the next run on the same engine (best effort)."""

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from aimo.problems import Problem
 from aimo.solve.budget import ProblemBudget
-from aimo.solve.config import StrategyConfig
+from aimo.solve.config import BudgetConfig, StrategyConfig
 from aimo.solve.planner import Planner, Start
 from aimo.solve.prompts import prompt_kinds
 from aimo.solve.sample import SampleRunner
@@ -38,7 +38,7 @@ class ProblemSolver:
         stop_rules: Sequence[StopRule] | None = None,
         clock: Callable[[], float] = time.monotonic,
         planner: Planner | None = None,
-        settled_lead: float = 2.0,
+        settled_lead: float = BudgetConfig.model_fields["settled_lead"].default,
     ) -> None:
         self.runner = runner
         self.strategy = strategy

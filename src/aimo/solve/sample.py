@@ -22,7 +22,7 @@ from aimo.engines.base import Engine, EngineError, GenerationRequest, Message, T
 from aimo.problems import Problem
 from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.prompts import PROMPTS
-from aimo.solve.scan import THINK_END, THINK_START, StreamScanner
+from aimo.solve.scan import THINK_END, THINK_START, StreamScanner, ends_inside_thinking
 from aimo.solve.types import CodeRun, Sample
 from aimo.solve.voting import EntropyMeter
 
@@ -173,7 +173,7 @@ class SampleRunner:
                 break
         if (
             self.strategy.force_answer
-            and sample.finish_reason in ("length", "deadline", "think", "loop")
+            and sample.finish_reason in ("length", "deadline", "think")
             and extract_answer(sample.text, self._extraction) is None
         ):
             await self._force_answer(messages, "" if use_tools else sample.text, sample, seed)
@@ -297,17 +297,22 @@ class SampleRunner:
             return False
         if THINK_START in text:
             return True
-        render = getattr(self.engine, "render_prompt", None)
-        if render is None:
-            return False
-        try:
-            prompt = render(GenerationRequest(messages=messages))
-        except Exception:  # an engine that cannot render says nothing about thinking
-            return False
-        return prompt.rfind(THINK_START) > prompt.rfind(THINK_END)
+        return bool(prompt_opens_thinking(self.engine, GenerationRequest(messages=messages)))
 
     def _past(self, deadline: float | None) -> bool:
         return deadline is not None and self.clock() >= deadline
+
+
+def prompt_opens_thinking(engine: Engine, request: GenerationRequest) -> bool | None:
+    """Whether the engine's rendered prompt for `request` ends inside a `<think>` its template opened;
+    None when the engine cannot render prompts (a chat API without a chat template)."""
+    render = getattr(engine, "render_prompt", None)
+    if render is None:
+        return None
+    try:
+        return ends_inside_thinking(render(request))
+    except Exception:  # an engine that cannot render says nothing about thinking
+        return None
 
 
 def _tool_code(call: ToolCall) -> str:

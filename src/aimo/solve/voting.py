@@ -151,12 +151,7 @@ def tally(
     samples: Sequence[Sample], problem_text: str = "", config: VoteConfig | None = None
 ) -> dict[str, float]:
     """Total vote weight of each answer; keys in order of first appearance among `samples`."""
-    votes: dict[str, float] = {}
-    for sample, weight in zip(samples, sample_weights(samples, problem_text, config), strict=True):
-        key = normalize_key(sample.answer)
-        if key is not None:
-            votes[key] = votes.get(key, 0.0) + weight
-    return votes
+    return weigh_answers([s.answer for s in samples], sample_weights(samples, problem_text, config))
 
 
 def winner(votes: Mapping[str, float], order: Iterable[str | None] | None = None) -> str | None:
@@ -213,8 +208,11 @@ def leader_margin(answers: Sequence[str | None], weights: Sequence[float] | None
 def max_sample_weight(config: VoteConfig | None = None) -> float:
     """The most weight one sample can carry under `config` (a bound for rules about future samples)."""
     config = config or VoteConfig()
-    bound = max(1.0, config.code_verified) * max(
-        1.0, config.small_number_penalty, config.problem_number_penalty
+    # Every multiplier can apply to the same sample, so the bound is their product.
+    bound = (
+        max(1.0, config.code_verified)
+        * max(1.0, config.small_number_penalty)
+        * max(1.0, config.problem_number_penalty)
     )
     if config.length_power > 0:
         bound *= config.length_clip[1]
