@@ -204,3 +204,10 @@ def test_reader_holds_back_a_special_token_split_across_deltas():
     assert reader.feed("nel|>final<|message|>4") == "4"
     assert reader.feed("2<|") == "2"
     assert reader.feed("return|>") == "" and reader.finish() == ""
+
+
+def test_a_server_that_drops_the_special_tokens_is_a_clear_error():
+    reader = HarmonyReader()
+    assert reader.feed("analysisLet me think.assistantfinal42") == ""
+    with pytest.raises(TemplateError, match="skip_special_tokens=false"):
+        reader.finish()

@@ -200,6 +200,7 @@ class HarmonyReader:
         self._pending = ""
         self._header: str | None = None if in_message else ""
         self._kind: str | None = in_message  # "analysis", "final" or "code" while inside a message
+        self._seen_message = in_message is not None
 
     def feed(self, raw: str) -> str:
         text = self._pending + raw
@@ -217,8 +218,15 @@ class HarmonyReader:
         return "".join(out)
 
     def finish(self) -> str:
-        """What the end of the stream closes: an open tool call's code block."""
+        """What the end of the stream closes: an open tool call's code block.
+
+        A stream with text but no harmony markup means the server dropped the special tokens."""
         out, self._pending = self._content(self._pending), ""
+        if not self._seen_message and (self._header or "").strip():
+            raise TemplateError(
+                "the server sent gpt-oss's text without harmony's special tokens: it must honour "
+                "skip_special_tokens=false on the completions API (vLLM and SGLang do)"
+            )
         if self._kind == "code":
             self._kind = None
             out += CODE_CLOSE
@@ -242,6 +250,7 @@ class HarmonyReader:
             self._header += f" <{name}> "
             return ""
         if name == "message":
+            self._seen_message = True
             self._kind = _message_kind(self._header or "")
             self._header = None
             return self._open(self._kind)
