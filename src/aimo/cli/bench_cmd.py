@@ -190,7 +190,7 @@ def bench_compare_command(
     json_out: JsonOpt = None,
 ) -> None:
     """Two results side by side: rows matched by their key, each number as A, B and B/A."""
-    from aimo.bench.compare import compare
+    from aimo.bench.ratios import compare
 
     try:
         first, second = BenchResult.read(a), BenchResult.read(b)
