@@ -57,6 +57,17 @@ def eval_(
         typer.Option(min=1, help=f"Competition mode: problem orders to run (default {DEFAULT_ORDERS})."),
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N problems.")] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-k",
+            min=1,
+            help="Most samples in flight across problems and repeats (default: what saturates the "
+            "engine: llama.cpp's --max-sequences, 256 for servers). Competition mode runs one problem "
+            "at a time.",
+        ),
+    ] = None,
     report: Annotated[bool, typer.Option(help="Write report.html and report.md at the end.")] = True,
     id_field: IdFieldOpt = None,
     text_field: TextFieldOpt = None,
@@ -90,7 +101,7 @@ def eval_(
             limit=limit,
         )
         session = start(request, resume=resume_run)
-    _run(session)
+    _run(session, concurrency)
     analysis = analyze(session.run)
     print_summary(analysis)
     if report:
@@ -98,7 +109,7 @@ def eval_(
         out.print(f"report: {html}  {md}")
 
 
-def _run(session: Session) -> None:
+def _run(session: Session, concurrency: int | None = None) -> None:
     info = session.run.info
     done, total = len(session.done), info.repeats * len(session.problems)
     err.print(
@@ -119,12 +130,16 @@ def _run(session: Session) -> None:
             score = f" · right {tally['right']}/{tally['graded']}" if tally["graded"] else ""
             progress.update(task, advance=1, description=f"repeat {repeat + 1}/{info.repeats}{score}")
 
-        asyncio.run(
+        slots = asyncio.run(
             execute(
-                session, on_result=advance, progress=lambda msg: progress.console.print(f"[dim]{msg}[/dim]")
+                session,
+                on_result=advance,
+                progress=lambda msg: progress.console.print(f"[dim]{msg}[/dim]"),
+                concurrency=concurrency,
             )
         )
-    err.print(f"[dim]ran {total - done} problem runs in {time.monotonic() - started:.1f}s[/dim]")
+    in_flight = f", up to {slots.peak} of {slots.limit} samples at once" if slots else ""
+    err.print(f"[dim]ran {total - done} problem runs in {time.monotonic() - started:.1f}s{in_flight}[/dim]")
 
 
 def print_summary(analysis: Analysis) -> None:

@@ -19,6 +19,7 @@ from aimo.evaluate.rundir import CONFIG_FILE, Mode, RunDir, RunDirError, RunInfo
 from aimo.evaluate.runner import RepeatCallback, run_eval
 from aimo.models import Progress
 from aimo.problems import FieldNames, Problem
+from aimo.solve.pool import SampleSlots
 from aimo.solve.run import sandbox_for
 
 
@@ -112,18 +113,38 @@ def _check_same(info: RunInfo, request: EvalRequest, problem_ids: list[str]) -> 
 
 
 async def execute(
-    session: Session, *, on_result: RepeatCallback | None = None, progress: Progress | None = None
-) -> None:
-    """Run what is left of the session (engine and sandbox opened here), then its offline estimate."""
+    session: Session,
+    *,
+    on_result: RepeatCallback | None = None,
+    progress: Progress | None = None,
+    concurrency: int | None = None,
+) -> SampleSlots | None:
+    """Run what is left of the session (engine and sandbox opened here), then its offline estimate.
+
+    An evaluation-mode run keeps up to `concurrency` samples in flight across problems and repeats
+    (default: what saturates the engine); a competition run takes its problems one at a time."""
     config = session.run.info.config
+    slots = None
     if session.todo > 0:
+        if session.run.info.mode == "competition":
+            concurrency = None
+        elif concurrency is None:
+            concurrency = config.engine.saturating_concurrency()
         async with contextlib.AsyncExitStack() as stack:
-            engine = await stack.enter_async_context(open_engine(config.engine_for_run(), progress=progress))
+            engine_config = config.engine_for_run(concurrency)
+            engine = await stack.enter_async_context(open_engine(engine_config, progress=progress))
             sandbox = await stack.enter_async_context(sandbox_for(config.strategy, config.sandbox))
-            await run_eval(
-                engine, session.problems, session.run, sandbox=sandbox, done=session.done, on_result=on_result
+            slots = await run_eval(
+                engine,
+                session.problems,
+                session.run,
+                sandbox=sandbox,
+                done=session.done,
+                on_result=on_result,
+                concurrency=concurrency,
             )
     write_estimate(session)
+    return slots
 
 
 def write_estimate(session: Session) -> Path | None:
