@@ -219,6 +219,22 @@ def bench_openai_command(
     _emit(result, json_out)
 
 
+def bench_client_command(
+    streams: Annotated[list[str], typer.Option(help=CONCURRENCY_HELP)] = ["64,256"],  # noqa: B006
+    chunks: Annotated[int, typer.Option(min=1, help="Content chunks per streamed response.")] = 1000,
+    seconds: Annotated[float, typer.Option(min=0.1, help="Seconds per round and client.")] = 3.0,
+    rounds: Annotated[int, typer.Option(min=1, help="Interleaved rounds of each client.")] = 2,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
+) -> None:
+    """The openai engine's ceiling: chunks/s from a local no-model server vs a bare client, same run."""
+    from aimo.bench.client import measure_client
+
+    levels = parse_concurrency(streams, [])
+    with err.status(f"streaming chunks at {levels} streams…"):
+        result = asyncio.run(measure_client(levels, chunks=chunks, seconds=seconds, rounds=rounds))
+    _emit(result, json_out)
+
+
 def bench_budget_command(
     data: Annotated[
         Path | None, typer.Option(help="Problem file to draw from (default: the shared MATH test set).")
@@ -273,5 +289,6 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     bench_app.command("engine", context_settings={"allow_extra_args": True})(bench_engine_command)
     bench_app.command("harness")(bench_harness_command)
     bench_app.command("openai")(bench_openai_command)
+    bench_app.command("client")(bench_client_command)
     bench_app.command("compare")(bench_compare_command)
     bench_app.command("budget")(bench_budget_command)
