@@ -20,6 +20,7 @@ from aimo.evaluate.compare import compare_runs, render_comparison
 from aimo.evaluate.report import fmt, fmt_ci, fmt_spread, headline, reference_line, write_report
 from aimo.evaluate.rundir import CONFIG_FILE, RunDir
 from aimo.evaluate.session import EvalRequest, Session, execute, resume, start
+from aimo.evaluate.shards import merge_shards, parse_shard
 from aimo.problems import FieldNames
 from aimo.solve.types import ProblemResult
 
@@ -68,6 +69,13 @@ def eval_(
             "at a time.",
         ),
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Do only shard i/n of the (repeat, problem) work, into OUT/shard-i-of-n (needs --out); "
+            "`aimo merge OUT` joins the shards."
+        ),
+    ] = None,
     report: Annotated[bool, typer.Option(help="Write report.html and report.md at the end.")] = True,
     id_field: IdFieldOpt = None,
     text_field: TextFieldOpt = None,
@@ -99,6 +107,7 @@ def eval_(
             out=out_dir,
             fields=FieldNames(id=id_field, text=text_field, answer=answer_field),
             limit=limit,
+            shard=None if shard is None else parse_shard(shard),
         )
         session = start(request, resume=resume_run)
     _run(session, concurrency)
@@ -205,7 +214,32 @@ def compare(
         output.write_text(text, encoding="utf-8")
 
 
+def merge(
+    shards: Annotated[
+        list[Path],
+        typer.Argument(help="Shard run directories, or the --out DIR that holds shard-i-of-n ones."),
+    ],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="The merged run directory (default: the one DIR given)."),
+    ] = None,
+    report: Annotated[bool, typer.Option(help="Write report.html and report.md.")] = True,
+) -> None:
+    """Join the shards of `aimo eval --shard i/n` into one run (all shards present and finished)."""
+    if out_dir is None:
+        if len(shards) != 1:
+            raise typer.BadParameter("give --out for the merged run when merging several directories")
+        out_dir = shards[0]
+    merged = merge_shards(shards, out_dir)
+    analysis = analyze(merged)
+    print_summary(analysis)
+    if report:
+        html, md = write_report(merged.path)
+        out.print(f"report: {html}  {md}")
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> Any:
     app.command("eval")(eval_)
     app.command()(report)
+    app.command()(merge)
     app.command()(compare)

@@ -17,6 +17,7 @@ from aimo.evaluate.datasets import Dataset, resolve_dataset
 from aimo.evaluate.outcomes import Grader
 from aimo.evaluate.rundir import CONFIG_FILE, Mode, RunDir, RunDirError, RunInfo, machine_info, now_stamp
 from aimo.evaluate.runner import RepeatCallback, run_eval
+from aimo.evaluate.shards import not_owned, shard_dir
 from aimo.models import Progress
 from aimo.problems import FieldNames, Problem
 from aimo.solve.pool import SampleSlots
@@ -34,6 +35,7 @@ class EvalRequest:
     out: Path | None = None
     fields: FieldNames = field(default_factory=FieldNames)
     limit: int | None = None
+    shard: tuple[int, int] | None = None  # do only shard i of n of the work (aimo.evaluate.shards)
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
     def default_out(self, name: str) -> Path:
@@ -59,10 +61,16 @@ def start(request: EvalRequest, resume: bool = False) -> Session:
     dataset = resolve_dataset(request.dataset, request.config.engine.traces, request.fields)
     problems = dataset.problems[: request.limit] if request.limit else dataset.problems
     out = request.out or request.default_out(dataset.name)
+    if request.shard is not None:
+        if request.out is None:
+            raise RunDirError(
+                "--shard needs --out DIR, the same for every shard (each writes DIR/shard-i-of-n)"
+            )
+        out = shard_dir(out, request.shard)
     if resume and (out / CONFIG_FILE).is_file():
         run = RunDir.open(out)
         _check_same(run.info, request, [p.id for p in problems])
-        return Session(run, problems, dataset, run.prepare_resume())
+        return Session(run, problems, dataset, run.prepare_resume() | not_owned(run.info))
     info = RunInfo(
         config=request.config,
         dataset={
@@ -76,8 +84,9 @@ def start(request: EvalRequest, resume: bool = False) -> Session:
         mode=request.mode,
         machine=machine_info(),
         command=request.command,
+        shard=None if request.shard is None else f"{request.shard[0]}/{request.shard[1]}",
     )
-    return Session(RunDir.create(out, info), problems, dataset, set())
+    return Session(RunDir.create(out, info), problems, dataset, not_owned(info))
 
 
 def resume(path: Path) -> Session:
@@ -92,7 +101,7 @@ def resume(path: Path) -> Session:
         raise RunDirError(
             f"{info.dataset['spec']} no longer holds problem {missing[0]!r} of the run in {path}"
         )
-    return Session(run, [by_id[i] for i in info.problem_ids], dataset, run.prepare_resume())
+    return Session(run, [by_id[i] for i in info.problem_ids], dataset, run.prepare_resume() | not_owned(info))
 
 
 def _check_same(info: RunInfo, request: EvalRequest, problem_ids: list[str]) -> None:
