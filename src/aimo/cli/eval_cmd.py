@@ -76,6 +76,17 @@ def eval_(
             "`aimo merge OUT` joins the shards."
         ),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the shards as tasks on this Ray cluster (`local`: start one here), then merge "
+            "them into --out (storage every node sees). Needs pip install 'aimo[ray]'."
+        ),
+    ] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --ray: shards (default: the server URLs given, at least 2)."),
+    ] = None,
     report: Annotated[bool, typer.Option(help="Write report.html and report.md at the end.")] = True,
     id_field: IdFieldOpt = None,
     text_field: TextFieldOpt = None,
@@ -109,12 +120,24 @@ def eval_(
             limit=limit,
             shard=None if shard is None else parse_shard(shard),
         )
+        if ray is not None:
+            from aimo.evaluate.distributed import run_on_ray
+
+            count = shards or max(2, len(run_config.engine.base_urls))
+            with err.status(f"{count} shards on Ray ({ray})…"):
+                merged = run_on_ray(request, ray, count, resume=resume_run, concurrency=concurrency)
+            _finish(merged, report)
+            return
         session = start(request, resume=resume_run)
     _run(session, concurrency)
-    analysis = analyze(session.run)
-    print_summary(analysis)
+    _finish(session.run, report)
+
+
+def _finish(run: RunDir, report: bool) -> None:
+    """The summary on the console, and the report files when asked for."""
+    print_summary(analyze(run))
     if report:
-        html, md = write_report(session.run.path)
+        html, md = write_report(run.path)
         out.print(f"report: {html}  {md}")
 
 
@@ -230,12 +253,7 @@ def merge(
         if len(shards) != 1:
             raise typer.BadParameter("give --out for the merged run when merging several directories")
         out_dir = shards[0]
-    merged = merge_shards(shards, out_dir)
-    analysis = analyze(merged)
-    print_summary(analysis)
-    if report:
-        html, md = write_report(merged.path)
-        out.print(f"report: {html}  {md}")
+    _finish(merge_shards(shards, out_dir), report)
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> Any:
