@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_eval_cli import replay_args
 from typer.testing import CliRunner
 
 from aimo.cli.app import app
@@ -26,19 +27,7 @@ def invoke(*args: str) -> str:
 
 
 def replay(trace: Path, *more: str) -> list[str]:
-    return [
-        "eval",
-        str(trace),
-        "--engine",
-        "replay",
-        "--traces",
-        str(trace),
-        "-n",
-        "4",
-        "--repeats",
-        "3",
-        *more,
-    ]
+    return ["eval", *replay_args(trace, "--repeats", "3", *more)]
 
 
 def outcome(run: Path) -> dict:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 
 from aimo.engines.base import Chunk, Engine, GenerationRequest
 from aimo.engines.replay import ReplayEngine
-from aimo.evaluate.rundir import RunDir, problem_record, sample_record
+from aimo.evaluate.rundir import RunDir, RunInfo, problem_record, sample_record
 from aimo.problems import Problem
 from aimo.solve.pool import Job, SampleSlots, pooled_solver, solve_pool
 from aimo.solve.records import RecordWriter
@@ -108,6 +108,18 @@ class _RepeatWriter:
             self.on_result(self.repeat, result)
 
 
+def _repeats_to_do(
+    info: RunInfo, problems: Sequence[Problem], done: Collection[tuple[int, str]]
+) -> Iterator[tuple[int, int, list[Problem], list[Problem]]]:
+    """(repeat, seed, its problem order, its problems not in `done`) of each repeat with work left."""
+    for repeat in range(info.repeats):
+        seed = repeat_seed(info.seed, repeat)
+        order = problem_order(problems, seed, shuffle=info.mode == "competition")
+        todo = [p for p in order if (repeat, p.id) not in done]
+        if todo:
+            yield repeat, seed, order, todo
+
+
 async def run_eval(
     engine: Engine,
     problems: Sequence[Problem],
@@ -131,12 +143,7 @@ async def run_eval(
             return await _run_pooled(
                 engine, problems, run, samples_out, problems_out, sandbox, done, on_result, concurrency
             )
-        for repeat in range(info.repeats):
-            seed = repeat_seed(info.seed, repeat)
-            order = problem_order(problems, seed, shuffle=info.mode == "competition")
-            todo = [p for p in order if (repeat, p.id) not in done]
-            if not todo:
-                continue
+        for repeat, seed, order, todo in _repeats_to_do(info, problems, done):
             writer = _RepeatWriter(repeat, order, samples_out, problems_out, on_result)
             sampling = info.config.sampling.model_copy(update={"seed": seed})
             settings = RunSettings(info.config.strategy, sampling, info.config.budget)
@@ -170,12 +177,7 @@ async def _run_pooled(
     slots = SampleSlots(concurrency)
     writers: dict[int, _RepeatWriter] = {}
     jobs: list[Job] = []
-    for repeat in range(info.repeats):
-        seed = repeat_seed(info.seed, repeat)
-        order = problem_order(problems, seed, shuffle=info.mode == "competition")
-        todo = [p for p in order if (repeat, p.id) not in done]
-        if not todo:
-            continue
+    for repeat, seed, order, todo in _repeats_to_do(info, problems, done):
         writers[repeat] = _RepeatWriter(repeat, order, samples_out, problems_out, on_result)
         sampling = info.config.sampling.model_copy(update={"seed": seed})
         solver = pooled_solver(
