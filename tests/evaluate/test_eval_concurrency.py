@@ -117,3 +117,20 @@ def test_competition_mode_stays_one_problem_at_a_time(tmp_path, tiny_trace):
 def test_concurrency_below_one_is_refused(tmp_path, tiny_trace, bad):
     result = runner.invoke(app, ["eval", str(tiny_trace), "--engine", "replay", "--concurrency", bad])
     assert result.exit_code != 0 and "--concurrency" in result.output
+
+
+def test_concurrent_eval_against_a_dead_server_stops_with_one_line_and_keeps_its_records(
+    tmp_path, tiny_trace
+):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "run"
+    args = ["eval", str(tiny_trace), "--model", f"http://127.0.0.1:{port}/v1", "-n", "2", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--concurrency", "4", "--no-report"])
+    assert result.exit_code != 0
+    assert "problems in a row failed in every sample" in str(result.exception or result.output)
+    written = outcome(out)["problems"]
+    assert written and all(answer is None for answer, *_ in written.values())

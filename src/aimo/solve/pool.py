@@ -56,11 +56,9 @@ class SlottedRunner(SampleRunner):
         super().__init__(*args, **kwargs)
         self.slots = slots
 
-    async def fill(
-        self, problem: Problem, sample: Sample, deadline: float | None = None, max_tokens: int | None = None
-    ) -> None:
+    async def fill(self, *args: Any, **kwargs: Any) -> None:
         async with self.slots.hold():
-            await super().fill(problem, sample, deadline, max_tokens)
+            await super().fill(*args, **kwargs)
 
 
 def pooled_solver(
