@@ -357,30 +357,17 @@ def _choice_delta(choice: dict[str, Any]) -> tuple[str, str, list[list[float]]]:
 
 
 async def _sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
-    """Parse a server-sent-events body into JSON objects, until `[DONE]`.
-
-    Lines are split from raw byte blocks (httpx's line iterator costs more than the JSON parsing at
-    tens of thousands of events a second) and their JSON is parsed from bytes."""
-    rest = b""
-    async for block in response.aiter_bytes():
-        lines = (rest + block).split(b"\n")
-        rest = lines.pop()
-        for line in lines:
-            if not line.startswith(b"data:"):
-                continue
-            data = line[5:].strip()
-            if data == b"[DONE]":
-                return
-            yield _event(data)
-    if rest.startswith(b"data:") and (data := rest[5:].strip()) != b"[DONE]":
-        yield _event(data)
-
-
-def _event(data: bytes) -> dict[str, Any]:
-    try:
-        event = json.loads(data)
-    except ValueError as exc:
-        raise EngineError(f"malformed event from the server: {data[:200].decode(errors='replace')}") from exc
-    if "error" in event:
-        raise EngineError(f"server error: {str(event['error'])[:300]}")
-    return event
+    """Parse a server-sent-events body into JSON objects, until `[DONE]`."""
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            event = json.loads(data)
+        except ValueError as exc:
+            raise EngineError(f"malformed event from the server: {data[:200]}") from exc
+        if "error" in event:
+            raise EngineError(f"server error: {str(event['error'])[:300]}")
+        yield event
