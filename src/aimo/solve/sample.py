@@ -23,6 +23,7 @@ from aimo.problems import Problem
 from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.prompts import PROMPTS
 from aimo.solve.scan import THINK_END, THINK_START, StreamScanner, ends_inside_thinking
+from aimo.solve.sessions import OnDemandSession
 from aimo.solve.types import CodeRun, Sample
 from aimo.solve.voting import EntropyMeter
 
@@ -91,7 +92,7 @@ class SampleRunner:
         cap = min(self.sampling.max_tokens, max_tokens or self.sampling.max_tokens)
         try:
             if kind == "tir" and self.open_session is not None and self.strategy.code_rounds > 0:
-                session = await self.open_session()
+                session = OnDemandSession(self.open_session)  # taken at the first code block
             await self._loop(problem, sample, kind, session, deadline, entropy, cap)
         finally:
             if session is not None:
