@@ -10,13 +10,22 @@ from collections.abc import Callable, Sequence
 
 from aimo.problems import Problem
 from aimo.solve.budget import ProblemBudget
+from aimo.solve.confidence import ConfidenceGate
 from aimo.solve.config import BudgetConfig, StrategyConfig
 from aimo.solve.planner import Planner, Start
 from aimo.solve.prompts import prompt_kinds
 from aimo.solve.sample import SampleRunner
 from aimo.solve.stopping import StopRule, check_stop, parse_stop_rules
 from aimo.solve.types import ProblemResult, Sample
-from aimo.solve.voting import VoteConfig, leader_margin, max_sample_weight, sample_weights, tally, winner
+from aimo.solve.voting import (
+    VoteConfig,
+    confidence_measure,
+    leader_margin,
+    max_sample_weight,
+    sample_weights,
+    tally,
+    winner,
+)
 
 SampleCallback = Callable[[Sample], None]
 # Answers that count as "the sample reached an answer by itself" for the planner's token model.
@@ -66,6 +75,7 @@ class ProblemSolver:
             return ProblemResult(problem.id, None, {}, [], "deadline", 0.0, gold=problem.answer)
         samples: list[Sample] = []
         tasks: dict[asyncio.Task[None], Sample] = {}
+        gate = self._confidence_gate()
 
         def launch(plan: Start) -> None:
             for _ in range(plan.samples):
@@ -74,7 +84,9 @@ class ProblemSolver:
                 sample = Sample(problem_id=problem.id, index=len(samples), prompt_kind=kinds[len(samples)])
                 sample.meta["max_tokens"] = plan.max_tokens
                 samples.append(sample)
-                fill = self.runner.fill(problem, sample, sample_deadline, max_tokens=plan.max_tokens)
+                fill = self.runner.fill(
+                    problem, sample, sample_deadline, max_tokens=plan.max_tokens, gate=gate
+                )
                 tasks[asyncio.create_task(fill)] = sample
 
         if planner is not None and budget is not None:
@@ -104,6 +116,8 @@ class ProblemSolver:
                     ):
                         planner.tokens.add(sample.completion_tokens)
                     finished.append(sample)
+                    if gate is not None and sample.finish_reason in _NATURAL_ENDS:
+                        gate.observe(confidence_measure(sample, "lowest_group"))
                     if on_sample:
                         on_sample(sample)
                 if not done:
@@ -150,7 +164,17 @@ class ProblemSolver:
         )
         if stop_reason == "error":
             result.meta["error"] = errors[0]
+        if gate is not None and gate.threshold is not None:
+            result.meta["confidence_threshold"] = gate.threshold
         return result
+
+    def _confidence_gate(self) -> ConfidenceGate | None:
+        """DeepConf online's gate for one problem, when the strategy asks for it."""
+        if self.strategy.confidence_warmup <= 0:
+            return None
+        return ConfidenceGate(
+            self.strategy.confidence_warmup, self.strategy.confidence_keep, self.strategy.confidence_window
+        )
 
 
 def _left(deadline: float | None, now: float) -> float | None:
