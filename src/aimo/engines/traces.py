@@ -26,6 +26,9 @@ from aimo.errors import AimoError
 from aimo.jsonl import read_jsonl_objects
 
 TRACE_SCHEMA = 1
+# What a sample's recorded meta carries into a replay: per-token logprobs (the confidence series),
+# the confidence summary and a reward-model score.
+_REPLAYED_META = ("logprobs", "confidence", "reward")
 CONSOL_DEFAULT_RUN = "o3minilow-aime24-vote"
 
 
@@ -165,6 +168,7 @@ def _from_results(row: Mapping[str, Any]) -> TraceProblem:
                 answer=answer_text(s.get("answer")),
                 completion_tokens=_optional_int(s.get("completion_tokens")),
                 prompt_tokens=_optional_int(s.get("prompt_tokens")),
+                meta={k: v for k, v in (s.get("meta") or {}).items() if k in _REPLAYED_META},
             )
             for s in samples
         ),
@@ -175,14 +179,25 @@ def _from_math_cot(row: Mapping[str, Any]) -> TraceProblem:
     texts = row["code"]
     preds = row.get("pred") or [None] * len(texts)
     scores = row.get("score") or [None] * len(texts)
+    rewards = row.get("pred_score") or [None] * len(texts)
     samples = tuple(
-        TraceSample(text=text, answer=answer_text(pred), meta={"correct": score})
-        for text, pred, score in zip(texts, preds, scores, strict=True)
+        TraceSample(text=text, answer=answer_text(pred), meta=_math_cot_meta(score, reward))
+        for text, pred, score, reward in zip(texts, preds, scores, rewards, strict=True)
     )
     meta = {k: row[k] for k in ("level", "gt") if k in row}
     return TraceProblem(
         f"math_cot-{row['idx']}", str(row["question"]), answer_text(row["answer"]), samples, meta
     )
+
+
+def _math_cot_meta(score: Any, reward: Any) -> dict[str, Any]:
+    """A math_cot sample's grade and reward-model score (`pred_score` is a one-element list)."""
+    if isinstance(reward, list):
+        reward = reward[0] if reward else None
+    meta: dict[str, Any] = {"correct": score}
+    if reward is not None:
+        meta["reward"] = float(reward)
+    return meta
 
 
 def _from_consol(path: Path, rows: Sequence[tuple[int, Mapping[str, Any]]], run: str) -> list[TraceProblem]:
