@@ -63,6 +63,10 @@ class StrategyConfig(BaseModel):
     confidence_keep: float = Field(90.0, gt=0, le=100)
     # Question-level stopping, e.g. "4/4,4/5,5/7,6/9", "unbeatable", "sprt" (see aimo.solve.stopping).
     stop_rules: str = ""
+    # Most samples of one problem running at once (None: all); a new one starts when one ends. Answers
+    # of a bounded pool arrive closer to sampling order, so stop rules hold better (`aimo simulate
+    # stopping --width`). Used when the time planner is off; with it, the planner decides.
+    in_flight: int | None = Field(None, ge=1)
     vote: VoteConfig = Field(default_factory=VoteConfig)
 
     @property

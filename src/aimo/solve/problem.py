@@ -93,7 +93,7 @@ class ProblemSolver:
             now = self.clock()
             launch(planner.first(budget.soft_deadline - now, _left(sample_deadline, now)))
         else:
-            launch(Start(n, self.runner.sampling.max_tokens))
+            launch(Start(min(n, self.strategy.in_flight or n), self.runner.sampling.max_tokens))
         finished: list[Sample] = []
         stop_reason = "all_finished"
         pending = set(tasks)
@@ -125,11 +125,15 @@ class ProblemSolver:
                     break
                 weights = sample_weights(finished, problem.text, self.vote)
                 answers = [s.answer for s in finished]
-                if pending and (
+                if (pending or (planner is None and len(samples) < n)) and (
                     reason := check_stop(self.stop_rules, answers, n, weights, max_sample_weight(self.vote))
                 ):
                     stop_reason = reason
                     break
+                if planner is None and len(samples) < n:  # a bounded pool: one ended, start the next
+                    before = set(tasks)
+                    launch(Start(len(done), self.runner.sampling.max_tokens))
+                    pending |= set(tasks) - before
                 margin = leader_margin(answers, weights)
                 if planner is not None and budget is not None and margin < self.settled_lead:
                     now = self.clock()
