@@ -60,7 +60,7 @@ class ConfidenceSummary:
     tail_entropy: float
 
     def to_record(self) -> dict[str, float | int]:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in vars(self).items()}
+        return dict(vars(self))  # unrounded: online thresholds are set from recorded values
 
     @classmethod
     def from_record(cls, record: Mapping[str, float | int]) -> ConfidenceSummary:
@@ -157,9 +157,15 @@ def first_below(
     for index, position in enumerate(logprobs):
         meter.add((position,))
         group = meter.group
-        if index + 1 > after and group is not None and group < threshold:
+        if index + 1 > after and _below(group, threshold):
             return index + 1
     return None
+
+
+def _below(group: float | None, threshold: float) -> bool:
+    """Whether a group confidence is below a threshold, beyond the rounding of running sums (a trace
+    exactly as confident as the warm-up trace that set the threshold is not stopped)."""
+    return group is not None and group < threshold - 1e-9 * abs(threshold)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -202,8 +208,7 @@ class ConfidenceGate:
 
     def stops(self, meter: ConfidenceMeter) -> bool:
         """Whether a running sample with this meter should stop now."""
-        group = meter.group
-        return self.threshold is not None and group is not None and group < self.threshold
+        return self.threshold is not None and _below(meter.group, self.threshold)
 
 
 def record_confidence(sample: Sample, meter: ConfidenceMeter) -> None:
