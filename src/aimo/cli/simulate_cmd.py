@@ -80,7 +80,7 @@ def stopping(
         vote=vote_config,
         online=online_config,
     )
-    out.print(format_rule_table(outcomes), highlight=False, markup=False)
+    out.print(format_rule_table(outcomes), highlight=False, markup=False, soft_wrap=True)
 
 
 def _numbers(spec: str) -> dict[str, float]:

@@ -11,7 +11,11 @@ token counts), or both. `load_traces` also reads, detected from the first line:
 - ConSol's `consol_aime24_all_runs.jsonl` (`run`, `problem_index`, `gold_inferred`, `answers`,
   `token_usage`): one run of it, chosen with `run=` or a `FILE#RUN` suffix (default `o3minilow-aime24-vote`);
 - Qwen2.5-Math's `math_cot_100.jsonl` (`idx`, `question`, `answer`, `code[]`, `pred[]`, `score[]`);
-- aimo's own problem records (`kind: "problem"`, as `ProblemResult.to_record()` writes them).
+- aimo's own problem records (`kind: "problem"`, as `ProblemResult.to_record()` writes them);
+- an `aimo eval` run directory (`problems.jsonl` + `samples.jsonl`; its first repeat).
+
+Sample records keep what a replay needs of their meta: per-token `logprobs` (`--record-logprobs`),
+the `confidence` summary and a reward-model score (`reward`).
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ class TraceProblem:
 def load_traces(path: str | Path, run: str | None = None) -> list[TraceProblem]:
     """Read a trace file in any supported format (see the module doc). `run` picks a ConSol run."""
     path, run = _split_run(Path(path), run)
+    if path.is_dir():
+        return _from_run_dir(path)
     rows = list(_read_jsonl(path))
     if not rows:
         return []
@@ -152,6 +158,28 @@ def _sample_from_aimo(sample: Mapping[str, Any]) -> TraceSample:
         prompt_tokens=_optional_int(sample.get("prompt_tokens")),
         meta=dict(sample.get("meta", {})),
     )
+
+
+def _from_run_dir(path: Path) -> list[TraceProblem]:
+    """An `aimo eval` run directory: its first repeat's problems, each with its samples."""
+    problems_file, samples_file = path / "problems.jsonl", path / "samples.jsonl"
+    if not problems_file.is_file():
+        raise TraceError(f"{path}: not a trace file or an aimo eval run directory (no problems.jsonl)")
+    samples: dict[str, list[dict[str, Any]]] = {}
+    if samples_file.is_file():
+        for _, row in _read_jsonl(samples_file):
+            if row.get("repeat", 0) == 0 and row.get("kind") == "sample":
+                samples.setdefault(str(row.get("problem_id")), []).append(row)
+    return [
+        _at_line(
+            problems_file,
+            line,
+            _from_results,
+            {**row, "samples": samples.get(str(row.get("problem_id")), [])},
+        )
+        for line, row in _read_jsonl(problems_file)
+        if row.get("repeat", 0) == 0 and row.get("kind") == "problem"
+    ]
 
 
 def _from_results(row: Mapping[str, Any]) -> TraceProblem:

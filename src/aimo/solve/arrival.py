@@ -49,10 +49,11 @@ class Replayed:
 def as_sample(
     problem: TraceProblem, index: int, recorded: TraceSample, window: int = DEFAULT_WINDOW
 ) -> Sample:
-    """A recorded sample as the harness's `Sample` (with its confidence summary and reward, if any)."""
+    """A recorded sample as the harness's `Sample` (with its confidence summary, recomputed at `window`
+    from its per-token logprobs when it has them, and its reward, if any)."""
     meta = dict(recorded.meta)
     series = meta.get("logprobs")
-    if "confidence" not in meta and series and (summary := summarize(series, window)) is not None:
+    if series and (summary := summarize(series, window)) is not None:  # at this replay's window
         meta["confidence"] = summary.to_record()
     return Sample(
         problem.problem_id,
