@@ -14,6 +14,7 @@ from aimo.solve.confidence import ConfidenceGate
 from aimo.solve.config import BudgetConfig, StrategyConfig
 from aimo.solve.planner import Planner, Start
 from aimo.solve.prompts import prompt_kinds
+from aimo.solve.reward import RewardScorer
 from aimo.solve.sample import SampleRunner
 from aimo.solve.stopping import StopRule, check_stop, parse_stop_rules
 from aimo.solve.types import ProblemResult, Sample
@@ -76,6 +77,7 @@ class ProblemSolver:
         samples: list[Sample] = []
         tasks: dict[asyncio.Task[None], Sample] = {}
         gate = self._confidence_gate()
+        scorer = RewardScorer(self.vote.reward_model, problem.text) if self.vote.reward_model else None
 
         def launch(plan: Start) -> None:
             for _ in range(plan.samples):
@@ -116,6 +118,8 @@ class ProblemSolver:
                     ):
                         planner.tokens.add(sample.completion_tokens)
                     finished.append(sample)
+                    if scorer is not None and sample.answer is not None:
+                        await scorer.score(sample)
                     if gate is not None and sample.finish_reason in _NATURAL_ENDS:
                         gate.observe(confidence_measure(sample, "lowest_group"))
                     if on_sample:
@@ -151,6 +155,8 @@ class ProblemSolver:
                     pending |= set(tasks) - before
         finally:
             await _cancel(pending)
+            if scorer is not None:
+                await scorer.aclose()
         for task in pending:
             tasks[task].finish_reason = "cancelled"
         votes = tally(finished, problem.text, self.vote)
@@ -170,6 +176,8 @@ class ProblemSolver:
             result.meta["error"] = errors[0]
         if gate is not None and gate.threshold is not None:
             result.meta["confidence_threshold"] = gate.threshold
+        if scorer is not None and scorer.error:
+            result.meta["reward_error"] = scorer.error
         return result
 
     def _confidence_gate(self) -> ConfidenceGate | None:

@@ -46,7 +46,8 @@ class VoteConfig(BaseModel):
       `confidence_clip`. `keep_top` (a percentage): only the `keep_top`% most confident voters (by
       `confidence`, or `lowest_group` when it is off) vote at all: DeepConf's offline filter.
     - `reward`: reward-model scores (`Sample.meta["reward"]`): `weighted` weighs each vote by
-      sigmoid(score); `best` is best-of-N (only the highest-scored sample votes).
+      sigmoid(score); `best` is best-of-N (only the highest-scored sample votes). `reward_model`: the
+      URL of a vLLM pooling server that scores samples as they finish.
     Samples without a measure a weight needs get the mean weight of those that have it (neutral).
     """
 
@@ -65,6 +66,9 @@ class VoteConfig(BaseModel):
     confidence_clip: tuple[float, float] = (0.25, 4.0)
     keep_top: float = Field(100.0, gt=0.0, le=100.0)
     reward: Literal["", "weighted", "best"] = ""
+    # A vLLM pooling server that scores each finished sample (`aimo.solve.reward`); implies
+    # reward="weighted" unless `reward` says otherwise.
+    reward_model: str = ""
 
     @model_validator(mode="after")
     def _check_clip(self) -> VoteConfig:
@@ -74,6 +78,8 @@ class VoteConfig(BaseModel):
         low, high = self.confidence_clip
         if not 0 < low <= 1 <= high:
             raise ValueError(f"confidence_clip must satisfy 0 < low <= 1 <= high, got {self.confidence_clip}")
+        if self.reward_model and not self.reward:
+            self.reward = "weighted"
         return self
 
 
