@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aimo.solve.voting import VoteConfig
 
@@ -68,6 +68,15 @@ class StrategyConfig(BaseModel):
     # stopping --width`). Used when the time planner is off; with it, the planner decides.
     in_flight: int | None = Field(None, ge=1)
     vote: VoteConfig = Field(default_factory=VoteConfig)
+
+    @model_validator(mode="after")
+    def _weighted_votes_need_logprobs(self) -> StrategyConfig:
+        """A vote weighted by entropy or confidence asks the engine for log-probabilities; without
+        them it is majority."""
+        vote = self.vote
+        if vote.entropy or vote.tail_entropy or vote.confidence or vote.keep_top < 100:
+            self.logprobs = True
+        return self
 
     @property
     def wants_logprobs(self) -> bool:
