@@ -7,6 +7,7 @@ tokenizing, batching, streaming and aborting are all real. Needs torch, transfor
 runs in the vLLM environment:
 
     python tests/tinyhf.py          # prints the model directory, building it on first use
+    python tests/tinyhf.py --reward # the same for a reward-model-shaped twin (a one-label score head)
 """
 
 from __future__ import annotations
@@ -89,5 +90,34 @@ def build_tiny_hf(
     return path
 
 
+REWARD_NAME = "tiny-qwen2-rm-v1"
+
+
+def tiny_reward_model(seed: int = 0) -> Path:
+    """A reward-model-shaped twin: the tiny model's tokenizer and config with a one-label score head
+    (`Qwen2ForSequenceClassification`, as vLLM serves reward models with `--runner pooling`)."""
+    target = test_cache() / REWARD_NAME
+    if not (target / "config.json").is_file():
+        import torch
+        from transformers import AutoTokenizer, Qwen2Config, Qwen2ForSequenceClassification
+
+        source = tiny_hf_model(seed)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        config = Qwen2Config.from_pretrained(source, num_labels=1)
+        config.architectures = ["Qwen2ForSequenceClassification"]
+        config.pad_token_id = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else config.eos_token_id
+        )
+        torch.manual_seed(seed)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            Qwen2ForSequenceClassification(config).to(torch.bfloat16).save_pretrained(Path(tmp) / "model")
+            tokenizer.save_pretrained(Path(tmp) / "model")
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(Path(tmp) / "model", target)
+    return target
+
+
 if __name__ == "__main__":
-    sys.stdout.write(f"{tiny_r1_hf_model() if sys.argv[1:] == ['r1'] else tiny_hf_model()}\n")
+    builders = {"r1": tiny_r1_hf_model, "--reward": tiny_reward_model}
+    build = builders.get(sys.argv[1] if len(sys.argv) > 1 else "", tiny_hf_model)
+    sys.stdout.write(f"{build()}\n")

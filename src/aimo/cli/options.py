@@ -70,6 +70,14 @@ VoteOpt = Annotated[
         'length_power=0.5,small_number_penalty=0.5" (default: majority).'
     ),
 ]
+RecordLogprobsOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--record-logprobs",
+        help="Keep every sample's per-token top log-probabilities in its record, so the run replays "
+        "with confidences (large records).",
+    ),
+]
 TimeBudgetOpt = Annotated[float | None, typer.Option(help="Total seconds for the whole run.")]
 ThroughputOpt = Annotated[
     Path | None,
@@ -102,6 +110,7 @@ def build_config(
     code_rounds: int | None = None,
     stop_rules: str | None = None,
     vote: str | None = None,
+    record_logprobs: bool | None = None,
     time_budget: float | None = None,
     throughput: Path | None = None,
 ) -> RunConfig:
@@ -133,6 +142,7 @@ def build_config(
             "code_rounds": code_rounds,
             "stop_rules": stop_rules,
             "vote": parse_vote(vote) if vote is not None else None,
+            "record_logprobs": record_logprobs or None,
         },
         budget={"total_s": time_budget, "throughput": str(throughput) if throughput else None},
     )
@@ -178,6 +188,7 @@ RUN_OPTIONS: dict[str, Any] = {
     "code_rounds": CodeRoundsOpt,
     "stop_rules": StopRulesOpt,
     "vote": VoteOpt,
+    "record_logprobs": RecordLogprobsOpt,
     "time_budget": TimeBudgetOpt,
     "throughput": ThroughputOpt,
 }
