@@ -40,7 +40,7 @@ def serve(
 ) -> None:
     """The notebook's body: Kaggle's inference server when `kaggle_evaluation` is importable, else aimo's
     local gateway on the test file."""
-    from aimo.kaggle.serve import serve as serve_competition
+    from aimo.kaggle.server import serve as serve_competition
 
     _needs_polars()
     serve_competition(run_config, test_csv, out, shuffle=shuffle)
@@ -57,7 +57,7 @@ def gateway(
 ) -> None:
     """Rehearse a submission under the competition's rules with aimo's own gateway: one predict call per
     problem, submission.parquet, the time used against the limit, and the score when gold exists."""
-    from aimo.kaggle.serve import serve as serve_competition
+    from aimo.kaggle.server import serve as serve_competition
 
     _needs_polars()
     report = serve_competition(run_config, problems, out, shuffle=shuffle, local_only=True)
@@ -69,9 +69,10 @@ def bundle(
     config: Annotated[Path, typer.Option("--config", "-c", help="The run config the notebook serves with.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The bundle folder (upload it as a dataset).")],
     python_version: Annotated[str, typer.Option(help="Python of the target image.")] = "3.11",
+    glibc: Annotated[str, typer.Option(help="glibc of the target image (its manylinux wheels).")] = "2.35",
     platform: Annotated[
         list[str] | None,
-        typer.Option(help="Wheel platform tags of the target (repeat; default: Kaggle's image)."),
+        typer.Option(help="Wheel platform tags of the target instead of --glibc's (repeat)."),
     ] = None,
     extra: Annotated[
         list[str] | None, typer.Option(help="aimo extras to bundle besides kaggle, e.g. llamacpp (repeat).")
@@ -86,14 +87,14 @@ def bundle(
     ] = "/kaggle/input/aimo-bundle",
 ) -> None:
     """Build the offline bundle: a wheelhouse of aimo and its dependencies, the config, the notebook."""
-    from aimo.kaggle.bundle import KAGGLE_PLATFORMS, BundleSpec, build_bundle
+    from aimo.kaggle.bundle import BundleSpec, build_bundle, linux_platforms
 
     built = build_bundle(
         BundleSpec(
             config=config,
             out=out,
             python_version=python_version,
-            platforms=tuple(platform or KAGGLE_PLATFORMS),
+            platforms=tuple(platform or linux_platforms(glibc)),
             extras=tuple(extra or ()),
             wheels=tuple(wheel or ()),
             find_links=tuple(find_links or ()),

@@ -5,7 +5,7 @@
     >>> report = run_gateway(predict, "aimo2_reference.csv")            # doctest: +SKIP
 
 Modules: `config` (the `[kaggle]` table), `answer` (votes → the integer submitted), `predictor`
-(`make_predict`), `gateway` (the local gateway and its scoring), `serve` (the notebook's body),
+(`make_predict`), `gateway` (the local gateway and its scoring), `server` (`serve`: the notebook's body),
 `bundle` and `notebook` (the offline Kaggle dataset). polars (the `kaggle` extra) is imported
 only where frames are made.
 """
@@ -24,7 +24,7 @@ _EXPORTS = {
     "GatewayError": "aimo.kaggle.gateway",
     "GatewayReport": "aimo.kaggle.gateway",
     "run_gateway": "aimo.kaggle.gateway",
-    "serve": "aimo.kaggle.serve",
+    "serve": "aimo.kaggle.server",
     "BundleSpec": "aimo.kaggle.bundle",
     "build_bundle": "aimo.kaggle.bundle",
 }

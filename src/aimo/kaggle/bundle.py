@@ -21,10 +21,26 @@ from aimo.config import RunConfig
 from aimo.errors import AimoError
 from aimo.kaggle.notebook import NOTEBOOK_FILE, NOTEBOOK_SCRIPT, notebook_json, notebook_script
 
-# Kaggle's image today: CPython 3.11 on Ubuntu 22.04 (glibc 2.35). pip also takes older manylinux
-# tags for a newer glibc; `linux_x86_64` admits wheels built locally (e.g. llama-cpp-python).
+# Kaggle's image today: CPython 3.11 on Ubuntu 22.04 (glibc 2.35).
 KAGGLE_PYTHON = "3.11"
-KAGGLE_PLATFORMS = ("manylinux_2_35_x86_64", "linux_x86_64")
+KAGGLE_GLIBC = "2.35"
+
+
+def linux_platforms(glibc: str = KAGGLE_GLIBC, arch: str = "x86_64") -> tuple[str, ...]:
+    """Every wheel platform tag a Linux with this glibc runs, newest first: pip takes a target's tags
+    literally (`--platform manylinux_2_35_x86_64` admits no `manylinux_2_17` wheel), so all are named.
+    `linux_<arch>` admits wheels built locally (e.g. llama-cpp-python, which PyPI has as source only)."""
+    major, minor = (int(part) for part in glibc.split("."))
+    tags = [f"manylinux_{major}_{m}_{arch}" for m in range(minor, 4, -1)]
+    legacy = {
+        "manylinux_2_17": "manylinux2014",
+        "manylinux_2_12": "manylinux2010",
+        "manylinux_2_5": "manylinux1",
+    }
+    tags += [f"{old}_{arch}" for new, old in legacy.items() if f"{new}_{arch}" in tags]
+    return (*tags, f"linux_{arch}")
+
+
 # Engines that run in-process from a package the image provides rather than the bundle.
 IMAGE_ENGINES = {"vllm": "vllm"}
 
@@ -40,7 +56,7 @@ class BundleSpec:
     config: Path
     out: Path
     python_version: str = KAGGLE_PYTHON
-    platforms: tuple[str, ...] = KAGGLE_PLATFORMS
+    platforms: tuple[str, ...] = field(default_factory=linux_platforms)
     extras: tuple[str, ...] = ()  # aimo extras to bundle besides `kaggle`, e.g. "llamacpp"
     wheels: tuple[Path, ...] = ()  # local wheels to include (a built llama-cpp-python)
     find_links: tuple[Path, ...] = ()
