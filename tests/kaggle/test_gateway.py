@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import write_csv
+from kaggle_files import write_csv
 
 from aimo.kaggle.gateway import GatewayError, run_gateway
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import polars as pl
-from conftest import write_config, write_csv
+from kaggle_files import write_config, write_csv
 
 from aimo.solve.records import read_records
 

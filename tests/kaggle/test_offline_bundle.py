@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import write_config
+from kaggle_files import write_config
 
 from aimo.kaggle.bundle import BundleSpec, build_bundle, linux_platforms
 from aimo.solve.records import read_records

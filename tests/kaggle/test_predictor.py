@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import polars as pl
-from conftest import write_config
+from kaggle_files import write_config
 
 from aimo.engines.traces import TraceProblem, TraceSample, write_traces
 from aimo.kaggle.predictor import make_predict, run_settings
