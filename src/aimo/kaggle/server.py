@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from aimo.config import RunConfig
-from aimo.kaggle.gateway import GatewayReport, run_gateway
+from aimo.kaggle.gateway import GatewayReport, read_test_csv, run_gateway
 from aimo.kaggle.predictor import make_predict
 
 # The competition's server class, by competition: module in `kaggle_evaluation`, class name.
@@ -33,6 +33,15 @@ def kaggle_server_class(competition: str, input_dir: str) -> Any | None:
         return None
 
 
+def planned_for(config: RunConfig, test_csv: Path) -> RunConfig:
+    """A rehearsal knows its problem count: the config with `kaggle.problems` set to the file's rows
+    (unchanged when the file is not there; the gateway then says so)."""
+    if not test_csv.is_file():
+        return config
+    rules = config.kaggle.model_copy(update={"problems": read_test_csv(test_csv).height})
+    return config.model_copy(update={"kaggle": rules})
+
+
 def serve(
     config: RunConfig | str | Path,
     test_csv: str | Path | None = None,
@@ -48,14 +57,18 @@ def serve(
         config = RunConfig.load(config)
     rules = config.kaggle
     server_class = None if local_only else kaggle_server_class(rules.competition, rules.input_dir)
+    rerun = server_class is not None and bool(os.getenv(RERUN_VARIABLE))
+    problems = Path(test_csv or rules.default_test_csv)
+    if not rerun:
+        config = planned_for(config, problems)
     predict = make_predict(config)  # the engine starts loading now, in the background
     try:
         if server_class is not None:
             server = server_class(predict)
-            if os.getenv(RERUN_VARIABLE):
+            if rerun:
                 server.serve()
             else:
-                server.run_local_gateway((str(test_csv or rules.default_test_csv),))
+                server.run_local_gateway((str(problems),))
             return None
 
         def show(problem_id: str, answer: int, seconds: float) -> None:
@@ -63,7 +76,7 @@ def serve(
 
         report = run_gateway(
             predict,
-            test_csv or rules.default_test_csv,
+            problems,
             out_dir,
             shuffle=shuffle,
             time_limit_s=rules.time_limit_s,
