@@ -83,6 +83,7 @@ def test_the_bundle_installs_offline_and_its_notebook_submits_inside_the_budget(
         )
     )
     assert bundle.requirements == ["aimo[kaggle,llamacpp]"] and bundle.image_engines == []
+    assert bundle.local_paths == [f"engine.model = {tiny_model}"]
     assert {"aimo_notebook.py", "aimo_notebook.ipynb", "run.toml", "bundle.json"} <= {
         p.name for p in bundle.path.iterdir()
     }

@@ -106,6 +106,8 @@ def bundle(
     )
     for engine in built.image_engines:
         print(f"not bundled: {engine} (the notebook checks that the image has it)")
+    for path in built.local_paths:
+        print(f"note: {path} is a path on this machine; on Kaggle point it at /kaggle/input/…")
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> Any:

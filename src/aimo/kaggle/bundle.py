@@ -72,6 +72,22 @@ class Bundle:
     requirements: list[str]
     image_engines: list[str]
     wheels: list[str] = field(default_factory=list)
+    local_paths: list[str] = field(default_factory=list)  # config paths that exist here, not on Kaggle
+
+
+def local_paths(config: RunConfig) -> list[str]:
+    """The config's paths that name files on this machine rather than under /kaggle (the bundle copies
+    the config as it is, so on Kaggle they would be missing)."""
+    named = {
+        "engine.model": config.engine.model,
+        "engine.chat_template": config.engine.chat_template,
+        "budget.throughput": config.budget.throughput,
+    }
+    return [
+        f"{key} = {value}"
+        for key, value in named.items()
+        if value and not value.startswith("/kaggle/") and Path(value).exists()
+    ]
 
 
 def aimo_source() -> Path:
@@ -124,7 +140,13 @@ def build_bundle(spec: BundleSpec) -> Bundle:
     script = notebook_script(requirements, image_engines, spec.kaggle_dir)
     (spec.out / NOTEBOOK_SCRIPT).write_text(script, encoding="utf-8")
     (spec.out / NOTEBOOK_FILE).write_text(notebook_json(script), encoding="utf-8")
-    bundle = Bundle(spec.out, requirements, image_engines, sorted(p.name for p in wheels.glob("*.whl")))
+    bundle = Bundle(
+        spec.out,
+        requirements,
+        image_engines,
+        sorted(p.name for p in wheels.glob("*.whl")),
+        local_paths(config),
+    )
     manifest = {
         "aimo": aimo.__version__,
         "python_version": spec.python_version,
