@@ -20,21 +20,40 @@ from pathlib import Path
 from tinymodel import qwen2_vocab, test_cache
 
 MODEL_NAME = "tiny-qwen2-hf-v2"  # bump when the recipe changes, so a stale cache is not reused
+R1_MODEL_NAME = "tiny-r1-qwen2-hf-v1"
+R1_TEMPLATE = Path(__file__).parent / "engines" / "data" / "deepseek-r1-distill-qwen.jinja"
 
 
 def tiny_hf_model(seed: int = 0) -> Path:
     """The model directory under the test cache; built (about 20 s) the first time."""
-    target = test_cache() / MODEL_NAME
+    return _cached(MODEL_NAME, seed=seed)
+
+
+def tiny_r1_hf_model() -> Path:
+    """The same tiny model dressed as a DeepSeek-R1 distill: the R1 chat template, and `<think>` /
+    `</think>` as single added tokens (vLLM's deepseek_r1 reasoning parser looks them up)."""
+    return _cached(R1_MODEL_NAME, chat_template=R1_TEMPLATE.read_text(), added_tokens=("<think>", "</think>"))
+
+
+def _cached(name: str, **recipe: object) -> Path:
+    target = test_cache() / name
     if not (target / "config.json").is_file():
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            build_tiny_hf(Path(tmp) / "model", qwen2_vocab(), seed=seed)
+            build_tiny_hf(Path(tmp) / "model", qwen2_vocab(), **recipe)  # type: ignore[arg-type]
             shutil.rmtree(target, ignore_errors=True)
             os.replace(Path(tmp) / "model", target)
     return target
 
 
 def build_tiny_hf(
-    path: Path, vocab_gguf: Path, hidden: int = 64, n_head: int = 2, n_layer: int = 2, seed: int = 0
+    path: Path,
+    vocab_gguf: Path,
+    hidden: int = 64,
+    n_head: int = 2,
+    n_layer: int = 2,
+    seed: int = 0,
+    chat_template: str | None = None,
+    added_tokens: tuple[str, ...] = (),
 ) -> Path:
     """Write config, random bf16 weights and the GGUF's tokenizer (in HF form) to `path`."""
     import torch
@@ -43,6 +62,10 @@ def build_tiny_hf(
     with tempfile.TemporaryDirectory() as tmp:  # transformers reads a GGUF from a directory
         shutil.copy(vocab_gguf, Path(tmp) / vocab_gguf.name)
         tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=vocab_gguf.name)
+    if added_tokens:
+        tokenizer.add_tokens(list(added_tokens))
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
     im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
     config = Qwen2Config(
         vocab_size=len(tokenizer),
@@ -67,4 +90,4 @@ def build_tiny_hf(
 
 
 if __name__ == "__main__":
-    sys.stdout.write(f"{tiny_hf_model()}\n")
+    sys.stdout.write(f"{tiny_r1_hf_model() if sys.argv[1:] == ['r1'] else tiny_hf_model()}\n")

@@ -87,9 +87,10 @@ def bench_engine_command(
     plot: Annotated[Path | None, typer.Option(help="Write an SVG chart of tok/s per level here.")] = None,
 ) -> None:
     """Output tok/s and time to first token at each concurrency, and where throughput saturates."""
+    from aimo.bench.bars import terminal_bars
     from aimo.bench.engine import bench_engine
-    from aimo.bench.plot import svg_line_chart, terminal_bars
     from aimo.engines.factory import open_engine
+    from aimo.svg import Series, line_chart
 
     levels = parse_concurrency(concurrency, ctx.args)
     run_config = build_config(config, engine=engine, model=model)
@@ -120,9 +121,8 @@ def bench_engine_command(
     if plot is not None:
         xs = [row["concurrency"] for row in result.rows]
         title = f"{result.settings['engine']} {Path(str(result.settings.get('model', ''))).name}"
-        chart = svg_line_chart(
-            xs, {"output tok/s": [r["tok/s"] for r in result.rows]}, title, "concurrency", "tok/s"
-        )
+        tok_s = Series("output tok/s", xs, [r["tok/s"] for r in result.rows])
+        chart = line_chart([tok_s], x_label="concurrency", y_label="tok/s", log2_x=True, title=title)
         plot.write_text(chart)
         err.print(f"[dim]wrote {plot}[/dim]")
 
@@ -190,7 +190,7 @@ def bench_compare_command(
     json_out: JsonOpt = None,
 ) -> None:
     """Two results side by side: rows matched by their key, each number as A, B and B/A."""
-    from aimo.bench.compare import compare
+    from aimo.bench.ratios import compare
 
     try:
         first, second = BenchResult.read(a), BenchResult.read(b)

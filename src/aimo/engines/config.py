@@ -24,8 +24,12 @@ class EngineConfig(BaseModel):
     api_key: str | None = None
     served_model_name: str | None = None
     # openai on api="completions": the chat template aimo renders chats with (a GGUF file, model
-    # directory, template file or hub id), so the prompt text is aimo's, not the server's.
+    # directory, template file or hub id, or "harmony" for gpt-oss), so the prompt text is aimo's.
     chat_template: str | None = None
+    # gpt-oss: the reasoning effort (rendered into harmony's system message, or sent to a chat API).
+    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    # openai: extra JSON fields merged into every request (server options, e.g. vLLM's top_k).
+    extra_body: dict[str, object] = Field(default_factory=dict)
     request_timeout_s: float = 600.0
     connect_retries: int = 3
     # llamacpp: context size, threads, the most sequences decoded together in one batch.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aimo.solve.voting import VoteConfig
 
@@ -52,6 +52,13 @@ class StrategyConfig(BaseModel):
     # Question-level stopping, e.g. "4/4,4/5,5/7,6/9", "unbeatable", "sprt" (see aimo.solve.stopping).
     stop_rules: str = ""
     vote: VoteConfig = Field(default_factory=VoteConfig)
+
+    @model_validator(mode="after")
+    def _entropy_needs_logprobs(self) -> StrategyConfig:
+        """An entropy-weighted vote asks the engine for log-probabilities; without them it is majority."""
+        if self.vote.entropy:
+            self.logprobs = True
+        return self
 
 
 class BudgetConfig(BaseModel):
