@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aimo.engines.config import EngineConfig
 from aimo.errors import AimoError
+from aimo.kaggle.config import KaggleConfig
 from aimo.sandbox.config import SandboxConfig
 from aimo.solve.config import BudgetConfig, SamplingConfig, StrategyConfig
 
@@ -28,6 +29,8 @@ class RunConfig(BaseModel):
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    # Only `aimo kaggle …` reads it: the competition's answer range, fallback and time limit.
+    kaggle: KaggleConfig = Field(default_factory=KaggleConfig)
 
     @classmethod
     def load(cls, path: str | Path | None) -> RunConfig:

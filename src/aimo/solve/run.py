@@ -11,7 +11,7 @@ from aimo.engines.base import Engine
 from aimo.problems import Problem
 from aimo.solve.budget import BudgetManager
 from aimo.solve.config import BudgetConfig, SamplingConfig, StrategyConfig
-from aimo.solve.planner import prepare_planner
+from aimo.solve.planner import Planner, prepare_planner
 from aimo.solve.pool import FailureStreak, grade_result
 from aimo.solve.problem import ProblemSolver, SampleCallback
 from aimo.solve.records import RecordWriter, read_records
@@ -59,6 +59,69 @@ async def sandbox_for(strategy: StrategyConfig, sandbox_config: object) -> Async
         yield sandbox
 
 
+class RunSolver:
+    """Solves a run's problems one at a time under one budget manager, the planner and one sample runner.
+
+    Made with `await RunSolver.start(...)`; the run's clock starts there (before any calibration).
+    `n_problems=None`: the count is not known up front (a server fed one problem at a time), and
+    `BudgetConfig.assumed_problems` stands in for it. Call `close()` when the run is over."""
+
+    def __init__(
+        self,
+        solver: ProblemSolver,
+        manager: BudgetManager | None,
+        planner: Planner | None,
+        answer_mode: str,
+    ) -> None:
+        self.solver = solver
+        self.manager = manager
+        self.planner = planner
+        self.answer_mode = answer_mode
+
+    @classmethod
+    async def start(
+        cls,
+        engine: Engine,
+        settings: RunSettings,
+        sandbox: object | None = None,
+        n_problems: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        manager: BudgetManager | None = None,
+    ) -> RunSolver:
+        """Set up the run; a `manager` made earlier keeps its own start (e.g. before the engine loaded)."""
+        timed = settings.budget.total_s is not None or settings.budget.per_problem_max_s is not None
+        if manager is None and timed:
+            manager = BudgetManager(settings.budget, n_problems=n_problems, clock=clock)
+        planner = (
+            await prepare_planner(engine, settings, clock) if timed and settings.budget.planner else None
+        )
+        runner = SampleRunner(
+            planner.meter if planner else engine,
+            settings.strategy,
+            settings.sampling,
+            open_session=getattr(sandbox, "session", None),
+            clock=clock,
+        )
+        solver = ProblemSolver(
+            runner, settings.strategy, clock=clock, planner=planner, settled_lead=settings.budget.settled_lead
+        )
+        return cls(solver, manager, planner, settings.strategy.answer_mode)
+
+    async def solve(self, problem: Problem, on_sample: SampleCallback | None = None) -> ProblemResult:
+        """Solve the next problem in its share of the run's time; graded when it has a gold answer."""
+        budget = self.manager.start_problem() if self.manager else None
+        result = await self.solver.solve(problem, budget, on_sample=on_sample)
+        if self.manager:
+            self.manager.finish_problem()
+        await grade_result(result, problem, self.answer_mode)
+        return result
+
+    def close(self) -> None:
+        """Keep what the planner measured for the next run."""
+        if self.planner is not None:
+            self.planner.remember()
+
+
 async def solve_problems(
     engine: Engine,
     problems: Sequence[Problem],
@@ -75,29 +138,12 @@ async def solve_problems(
     from the engine's measured speed; the budget's clock starts before any calibration."""
     done = finished_ids(output)
     todo = [p for p in problems if p.id not in done]
-    timed = settings.budget.total_s is not None or settings.budget.per_problem_max_s is not None
-    manager = BudgetManager(settings.budget, n_problems=len(todo) or 1, clock=clock) if timed else None
-    planner = await prepare_planner(engine, settings, clock) if timed and settings.budget.planner else None
-    open_session = getattr(sandbox, "session", None)
-    runner = SampleRunner(
-        planner.meter if planner else engine,
-        settings.strategy,
-        settings.sampling,
-        open_session=open_session,
-        clock=clock,
-    )
-    solver = ProblemSolver(
-        runner, settings.strategy, clock=clock, planner=planner, settled_lead=settings.budget.settled_lead
-    )
+    run = await RunSolver.start(engine, settings, sandbox, n_problems=len(todo) or 1, clock=clock)
     results: list[ProblemResult] = []
     streak = FailureStreak(len(todo))
     try:
         for problem in todo:
-            budget = manager.start_problem() if manager else None
-            result = await solver.solve(problem, budget, on_sample=on_sample)
-            if manager:
-                manager.finish_problem()
-            await grade_result(result, problem, settings.strategy.answer_mode)
+            result = await run.solve(problem, on_sample=on_sample)
             if output is not None:
                 output.write(result.to_record())
             results.append(result)
@@ -105,6 +151,5 @@ async def solve_problems(
                 on_result(result)
             streak.add(result)
     finally:
-        if planner is not None:
-            planner.remember()
+        run.close()
     return results
