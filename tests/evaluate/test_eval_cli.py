@@ -134,10 +134,25 @@ def _read(path: Path) -> list[str]:
 def test_resume_with_other_options_is_refused(tmp_path, tiny_trace):
     out = tmp_path / "run"
     aimo_eval(*replay_args(tiny_trace, "--out", str(out), "--no-report", "--limit", "2"))
-    with pytest.raises(AimoError, match=r"strategy\.samples is 2 here but 4"):
+    with pytest.raises(AimoError) as refused:  # every difference is named, not only the first
         aimo_eval(
-            *replay_args(tiny_trace, "--limit", "2", "--out", str(out), "--resume", "--no-report", samples=2)
+            *replay_args(
+                tiny_trace,
+                "--limit",
+                "3",
+                "--out",
+                str(out),
+                "--resume",
+                "--no-report",
+                "--seed",
+                "7",
+                samples=2,
+            )
         )
+    message = str(refused.value)
+    assert "strategy.samples 2 here, 4 in the run" in message
+    assert "sampling.seed 7 here, null in the run" in message
+    assert "problems 3 here, 2 in the run" in message
     with pytest.raises(AimoError, match="already holds a run"):
         aimo_eval(*replay_args(tiny_trace, "--out", str(out), "--no-report", "--limit", "2"))
     # the same options resume (nothing left to do), and --resume DIR alone takes no engine options
