@@ -366,3 +366,75 @@ def test_endpoint_killed_mid_run_is_taken_out_and_taken_back(tiny_model, caplog)
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len([m for m in lines if "is down" in m]) == 1, lines
     assert len([m for m in lines if "answers again" in m]) == 1, lines
+
+
+class _Watched:
+    """The real engine, noting which of its streams are producing text right now."""
+
+    def __init__(self, engine: OpenAIEngine) -> None:
+        self.engine = engine
+        self.name = engine.name
+        self.streaming: set[object] = set()
+        self.two_streaming = asyncio.Event()
+
+    async def stream(self, req):
+        key = object()
+        try:
+            async with aclosing(self.engine.stream(req)) as chunks:
+                async for chunk in chunks:
+                    self.streaming.add(key)
+                    if len(self.streaming) >= 2:
+                        self.two_streaming.set()
+                    yield chunk
+        finally:
+            self.streaming.discard(key)
+
+    async def aclose(self) -> None:
+        await self.engine.aclose()
+
+
+def test_solve_run_with_one_of_two_servers_killed_loses_only_its_streaming_sample(tiny_model, caplog):
+    """llama.cpp's server streams one request at a time, so two streams producing text at once run on
+    the two servers; killing b then loses b's streaming sample only (its queued one is retried on a),
+    every later problem runs on a, the user gets one warning line, and the summary counts the loss."""
+    pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
+    from servers import llama_server_process
+
+    from aimo.cli.progress import lost_samples
+    from aimo.problems import Problem
+    from aimo.solve.config import BudgetConfig, SamplingConfig, StrategyConfig
+    from aimo.solve.run import RunSettings, solve_problems
+
+    caplog.set_level(logging.WARNING, logger="aimo.engines.openai")
+    problems = [Problem(id=f"p{i}", text=f"What is {i} + {i}?", answer=str(2 * i)) for i in range(2)]
+    settings = RunSettings(
+        StrategyConfig(samples=4, force_answer=False), SamplingConfig(max_tokens=100), BudgetConfig()
+    )
+    with llama_server(tiny_model) as a, llama_server_process(tiny_model) as (proc_b, b):
+        engine = OpenAIEngine([a, b], probe_interval_s=60, backoff_s=0.05)
+        watched = _Watched(engine)
+        sent_to_b: list[int] = []
+
+        async def kill_b_while_it_streams():
+            await asyncio.wait_for(watched.two_streaming.wait(), 120)
+            proc_b.kill()
+            proc_b.wait()
+            sent_to_b.append(engine.requests_sent[b])
+
+        async def main():
+            killer = asyncio.create_task(kill_b_while_it_streams())
+            try:
+                return await solve_problems(watched, problems, settings)
+            finally:
+                await killer
+                await engine.aclose()
+
+        results = run(main())
+    errors = [[s.index for s in r.samples if s.finish_reason == "error"] for r in results]
+    assert [len(e) for e in errors] == [1, 0], errors
+    assert all(len(r.samples) == 4 for r in results)
+    assert engine.requests_sent[b] == sent_to_b[0]  # nothing went to b after it died
+    assert engine.requests_sent[a] >= 4 + 2  # the later problem, and b's queued sample, ran on a
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "is down" in warnings[0], warnings
+    assert lost_samples(results) == "; 1 of 8 samples lost to engine errors"
