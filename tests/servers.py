@@ -43,17 +43,26 @@ def wait_until_serving(
 
 
 @contextmanager
-def llama_server(model: Path, interrupt_requests: bool = False, n_ctx: int = 2048) -> Iterator[str]:
+def llama_server(
+    model: Path, interrupt_requests: bool = False, n_ctx: int = 2048, log: Path | None = None
+) -> Iterator[str]:
     """`python -m llama_cpp.server` on a free port; yields its base URL (…/v1)."""
-    with llama_server_process(model, interrupt_requests=interrupt_requests, n_ctx=n_ctx) as (_, url):
+    with llama_server_process(model, interrupt_requests=interrupt_requests, n_ctx=n_ctx, log=log) as (_, url):
         yield url
 
 
 @contextmanager
 def llama_server_process(
-    model: Path, port: int | None = None, interrupt_requests: bool = False, n_ctx: int = 2048
+    model: Path,
+    port: int | None = None,
+    interrupt_requests: bool = False,
+    n_ctx: int = 2048,
+    log: Path | None = None,
 ) -> Iterator[tuple[subprocess.Popen, str]]:
-    """`python -m llama_cpp.server` on `port` (a free one by default); yields its process and base URL."""
+    """`python -m llama_cpp.server` on `port` (a free one by default); yields its process and base URL.
+
+    The server's output (its own account of requests: llama.cpp timings, "Disconnected from client")
+    goes to `log` when given."""
     port = port or free_port()
     cmd = [
         sys.executable,
@@ -71,13 +80,13 @@ def llama_server_process(
         str(interrupt_requests),
     ]
     # The log goes to a file: a pipe nobody drains fills up after some requests and stalls the server.
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+    with open(log, "w+b") if log else tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}/v1"
 
         def output() -> str:
-            log.seek(0)
-            return log.read().decode(errors="replace")
+            out.seek(0)
+            return out.read().decode(errors="replace")
 
         try:
             wait_until_serving(proc, f"{url}/models", 120, output, "llama_cpp.server")

@@ -113,9 +113,11 @@ def test_bench_engine_on_the_tiny_model(tiny_model):
 
     result = asyncio.run(go())
     assert [row["concurrency"] for row in result.rows] == [1, 2]
-    assert all(row["tok/s"] > 0 and row["tokens/stream"] > 0 for row in result.rows)
-    assert all(row["ttft p95 s"] >= row["ttft p50 s"] for row in result.rows)
-    assert result.rows[0]["gain"] is None and result.rows[1]["gain"] > 0
+    # Each stream runs to its 8-token cap (random weights rarely end early), 1 + 2 streams in all.
+    assert all(0 < row["tokens/stream"] <= 8 for row in result.rows)
+    one, two = result.rows
+    assert result.rows[0]["gain"] is None
+    assert two["gain"] == pytest.approx(two["tok/s"] / one["tok/s"])  # the gain is this level over the last
     assert result.settings["engine"] == "llamacpp" and result.settings["model"] == "tiny"
     assert result.settings["concurrency"] == [1, 2] and result.settings["max_tokens"] == 8
     assert result.ratios["peak concurrency"] in (1.0, 2.0)

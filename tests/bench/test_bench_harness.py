@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from aimo.bench.harness import Measured, bench_harness, scanning_capacity
 from aimo.engines.traces import TraceProblem, TraceSample, write_traces
 from aimo.solve.config import SamplingConfig
@@ -74,9 +76,13 @@ def test_efficiency_on_the_tiny_model(tiny_model, tmp_path):
     parts = {row["part"]: row for row in result.rows}
     assert set(parts) == {"scanning (replay, unlimited speed)", "bare engine", "solve path"}
     # The same requests on both sides: 2 samples of at most 8 tokens, the same seeds.
-    assert 0 < parts["bare engine"]["tokens"] <= 16 and 0 < parts["solve path"]["tokens"] <= 16
-    assert result.ratios["efficiency (solve path / bare engine tok/s)"] > 0
-    assert result.ratios["token ratio (solve path / bare engine)"] > 0
+    bare, solve = parts["bare engine"], parts["solve path"]
+    assert 0 < bare["tokens"] <= 16 and 0 < solve["tokens"] <= 16
+    efficiency = result.ratios["efficiency (solve path / bare engine tok/s)"]
+    assert efficiency == pytest.approx(solve["tok/s"] / bare["tok/s"])
+    assert result.ratios["token ratio (solve path / bare engine)"] == pytest.approx(
+        solve["tokens"] / bare["tokens"]
+    )
     assert result.settings["engine"] == "llamacpp" and result.settings["seed"] == 3
     assert result.settings["samples"] == 2 and result.settings["max_tokens"] == 8
 

@@ -58,3 +58,50 @@ def test_gpt_oss_flags_reach_the_engine_config():
 def test_an_entropy_weighted_vote_asks_the_engine_for_logprobs():
     assert build_config(None, vote="entropy").strategy.logprobs
     assert not build_config(None, vote="code_verified=2").strategy.logprobs
+
+
+def test_run_options_take_their_help_and_defaults_from_the_config_models():
+    import typer.main
+    from pydantic import BaseModel, Field
+
+    from aimo.cli.app import app
+    from aimo.cli.options import config_help
+    from aimo.engines.sampling import SamplingConfig
+    from aimo.solve.config import StrategyConfig
+
+    class Toy(BaseModel):
+        count: int = Field(3, description="Things to count")
+        spec: str = Field("", description="A spec")
+
+    assert config_help(Toy, "count") == "Things to count (default 3)."
+    assert config_help(Toy, "spec") == "A spec."  # an empty or None default is not shown
+    solve = typer.main.get_command(app).commands["solve"]
+    helps = {p.name: p.help for p in solve.params}
+    for name, model in (("samples", StrategyConfig), ("max_tokens", SamplingConfig)):
+        field = model.model_fields[name]
+        assert helps[name] == f"{field.description} (default {field.default}).", helps[name]
+
+
+def test_a_generation_request_defaults_to_the_sampling_config_and_is_built_from_it():
+    from aimo.engines.base import GenerationRequest
+    from aimo.engines.sampling import SamplingConfig
+
+    plain = GenerationRequest(messages=[])
+    defaults = SamplingConfig()
+    assert (plain.max_tokens, plain.temperature, plain.top_p, plain.min_p, plain.seed) == (
+        defaults.max_tokens,
+        defaults.temperature,
+        defaults.top_p,
+        defaults.min_p,
+        defaults.seed,
+    )
+    sampling = SamplingConfig(max_tokens=99, temperature=0.3, top_p=0.9, min_p=0.05, seed=10)
+    request = GenerationRequest.sampled(sampling, 2, prompt="x", temperature=0.0)
+    assert (request.max_tokens, request.temperature, request.top_p, request.min_p, request.seed) == (
+        99,
+        0.0,
+        0.9,
+        0.05,
+        12,
+    )
+    assert GenerationRequest.sampled(SamplingConfig(), 5, prompt="x").seed is None

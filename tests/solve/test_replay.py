@@ -121,19 +121,38 @@ def test_wrap_reuses_samples() -> None:
     assert run(complete(engine, request({"problem_id": "p2", "sample_index": 5}))).text == "Easy: \\boxed{2}"
 
 
-def test_closing_the_stream_stops_it() -> None:
+@pytest.fixture()
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays the replay engine asks asyncio to sleep (it still sleeps them)."""
+    asked: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float, *args: object) -> object:
+        asked.append(delay)
+        return await real_sleep(delay, *args)
+
+    monkeypatch.setattr("aimo.engines.replay.asyncio.sleep", recording_sleep)
+    return asked
+
+
+def test_closing_the_stream_stops_it(waits: list[float]) -> None:
     engine = ReplayEngine(PROBLEMS, tokens_per_s=50, chunk_tokens=1)
 
-    async def go() -> float:
-        started = time.monotonic()
+    async def go() -> int:
         stream = engine.stream(request({"problem_id": "p1", "sample_index": 1}))  # 400 tokens: 8 s
         first = await anext(stream)
         assert first.finish_reason is None and engine.active_streams == 1
         await stream.aclose()
-        return time.monotonic() - started
+        assert engine.active_streams == 0
+        asked = len(waits)
+        later = asyncio.get_running_loop().create_future()  # a pause that is not a (recorded) sleep
+        asyncio.get_running_loop().call_later(0.05, later.set_result, None)
+        await later
+        with pytest.raises(StopAsyncIteration):
+            await anext(stream)
+        return len(waits) - asked
 
-    assert run(go()) < 2.0
-    assert engine.active_streams == 0
+    assert run(go()) == 0  # nothing goes on playing after the close
 
 
 def test_cancelling_the_task_stops_the_stream() -> None:
@@ -155,17 +174,30 @@ def test_cancelling_the_task_stops_the_stream() -> None:
     assert engine.active_streams == 0
 
 
-def test_pacing_follows_tokens_per_second() -> None:
-    async def timed(engine: ReplayEngine, indexes: Sequence[int]) -> float:
-        started = time.monotonic()
-        reqs = [request({"problem_id": "p1", "sample_index": i}) for i in indexes]
-        await asyncio.gather(*(complete(engine, r) for r in reqs))
-        return time.monotonic() - started
+def test_pacing_follows_tokens_per_second_and_streams_play_at_once(waits: list[float]) -> None:
+    async def timed(engine: ReplayEngine, indexes: Sequence[int]) -> tuple[float, list[tuple[int, str]]]:
+        events: list[tuple[int, str]] = []
 
-    # 400 tokens at 2,000 tok/s per stream: about 0.2 s, for one stream or three at once.
-    assert run(timed(ReplayEngine(PROBLEMS, tokens_per_s=2000), [1])) > 0.15
-    assert run(timed(ReplayEngine(PROBLEMS, tokens_per_s=2000), [1, 1, 2])) < 1.5
-    assert run(timed(ReplayEngine(PROBLEMS, tokens_per_s=0), [1])) < 0.15
+        async def play(n: int, index: int) -> None:
+            async for _ in engine.stream(request({"problem_id": "p1", "sample_index": index})):
+                if not any(e == (n, "first") for e in events):
+                    events.append((n, "first"))
+            events.append((n, "done"))
+
+        started = time.monotonic()
+        await asyncio.gather(*(play(n, i) for n, i in enumerate(indexes)))
+        return time.monotonic() - started, events
+
+    # 400 tokens at 2,000 tok/s: the last one is not due before 0.2 s.
+    seconds, _ = run(timed(ReplayEngine(PROBLEMS, tokens_per_s=2000), [1]))
+    assert seconds >= 0.199
+    # Three streams play at once: each has begun before any has ended.
+    _, events = run(timed(ReplayEngine(PROBLEMS, tokens_per_s=2000), [1, 1, 2]))
+    assert {e for e in events[:3]} == {(0, "first"), (1, "first"), (2, "first")}, events
+    # Unlimited speed only takes turns: it never waits.
+    waits.clear()
+    run(timed(ReplayEngine(PROBLEMS, tokens_per_s=0), [1]))
+    assert waits and all(delay == 0 for delay in waits)
 
 
 def test_closed_engine_refuses_and_from_config(tmp_path) -> None:  # type: ignore[no-untyped-def]

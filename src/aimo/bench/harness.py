@@ -110,13 +110,10 @@ async def bare_engine(
     tokens = 0
     for problem in problems:
         requests = [
-            GenerationRequest(
+            GenerationRequest.sampled(
+                sampling,
+                i,
                 messages=PROMPTS["cot"].messages(problem.text),
-                max_tokens=sampling.max_tokens,
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                min_p=sampling.min_p,
-                seed=None if sampling.seed is None else sampling.seed + i,
                 meta={"problem_id": problem.id, "sample_index": i},
             )
             for i in range(samples)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,14 +12,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aimo.cli.interrupt import interruptible
 from aimo.cli.options import AnswerFieldOpt, IdFieldOpt, TextFieldOpt, with_run_options
-from aimo.cli.progress import progress_bar
+from aimo.cli.progress import lost_samples, progress_bar
 from aimo.config import RunConfig
 from aimo.errors import AimoError
 from aimo.evaluate.analysis import Analysis, analyze
 from aimo.evaluate.compare import compare_runs, render_comparison
 from aimo.evaluate.report import fmt, fmt_ci, fmt_spread, headline, reference_line, write_report
-from aimo.evaluate.rundir import CONFIG_FILE, RunDir
+from aimo.evaluate.rundir import RunDir
 from aimo.evaluate.session import EvalRequest, Session, execute, resume, start
 from aimo.evaluate.shards import merge_shards, parse_shard
 from aimo.problems import FieldNames
@@ -98,7 +100,7 @@ def eval_(
     """Evaluate on a dataset: metrics with intervals, repeats, competition orders; resumable."""
     if dataset is None:
         raise typer.BadParameter("give a DATASET (or --resume RUN_DIR)")
-    if resume_run and out_dir is None and (Path(dataset) / CONFIG_FILE).is_file():
+    if resume_run and out_dir is None:  # `aimo eval --resume RUN_DIR`
         if run_flags:
             given = "--" + next(iter(run_flags)).replace("_", "-")
             raise AimoError(f"--resume RUN_DIR takes its options from the run's config.json; drop {given}")
@@ -151,11 +153,20 @@ def _run(session: Session, concurrency: int | None = None) -> None:
         + "[/dim]"
     )
     tally = {"right": 0, "graded": 0}
+    results: list[ProblemResult] = []
     started = time.monotonic()
-    with progress_bar(err) as progress:
+
+    def kept() -> str:
+        return (
+            f"{done + len(results)} of {total} problem runs are in {session.run.path}; "
+            f"continue with: aimo eval --resume {shlex.quote(str(session.run.path))}"
+        )
+
+    with progress_bar(err) as progress, interruptible(err, kept):
         task = progress.add_task("eval", total=total, completed=done)
 
         def advance(repeat: int, result: ProblemResult) -> None:
+            results.append(result)
             if result.correct is not None:
                 tally["graded"] += 1
                 tally["right"] += bool(result.correct)
@@ -171,7 +182,10 @@ def _run(session: Session, concurrency: int | None = None) -> None:
             )
         )
     in_flight = f", up to {slots.peak} of {slots.limit} samples at once" if slots else ""
-    err.print(f"[dim]ran {total - done} problem runs in {time.monotonic() - started:.1f}s{in_flight}[/dim]")
+    err.print(
+        f"[dim]{done + len(results)}/{total} problem runs done ({len(results)} in this run, "
+        f"{time.monotonic() - started:.1f}s{in_flight})[/dim][yellow]{lost_samples(results)}[/yellow]"
+    )
 
 
 def print_summary(analysis: Analysis) -> None:

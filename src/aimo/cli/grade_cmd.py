@@ -60,7 +60,9 @@ def grade_command(
     mode: Annotated[ModeChoice, typer.Option(help="integer, math, or auto (integer when gold is).")] = (
         ModeChoice.auto
     ),
-    output: Annotated[Path | None, typer.Option(help="Write the rows with pred and correct here.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the rows with pred and correct here.")
+    ] = None,
 ) -> None:
     """Extract each row's final answer from model_output and grade it against gold."""
     graded = grade_rows(read_rows(input_path), cast(GradeMode, mode.value))

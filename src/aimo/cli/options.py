@@ -10,11 +10,22 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import BaseModel
 
 from aimo.config import ConfigError, RunConfig
+from aimo.engines.config import EngineConfig
+from aimo.solve.config import BudgetConfig, SamplingConfig, StrategyConfig
 from aimo.solve.stopping import parse_stop_rules
 
 R = TypeVar("R")
+
+
+def config_help(model: type[BaseModel], name: str) -> str:
+    """An option's help from its config field: the description and the default (one source for both)."""
+    field = model.model_fields[name]
+    default = field.get_default(call_default_factory=True)
+    return f"{field.description}" + ("" if default in (None, "") else f" (default {default})") + "."
+
 
 ConfigOpt = Annotated[
     Path | None,
@@ -24,7 +35,7 @@ ConfigOpt = Annotated[
         help="TOML file with engine, sampling, strategy, budget and sandbox tables; flags override it.",
     ),
 ]
-EngineOpt = Annotated[str | None, typer.Option(help="auto | llamacpp | openai | vllm | replay.")]
+EngineOpt = Annotated[str | None, typer.Option(help=config_help(EngineConfig, "engine"))]
 ModelOpt = Annotated[
     str | None,
     typer.Option(
@@ -54,12 +65,14 @@ ExtraBodyOpt = Annotated[
     typer.Option(help="openai engine: JSON fields added to every request, e.g. '{\"top_k\": 20}'."),
 ]
 TracesOpt = Annotated[Path | None, typer.Option(help="Recorded samples for --engine replay.")]
-SamplesOpt = Annotated[int | None, typer.Option("--samples", "-n", help="Samples per problem (default 8).")]
-MaxTokensOpt = Annotated[int | None, typer.Option(help="Token cap per sample (default 2048).")]
-TemperatureOpt = Annotated[float | None, typer.Option(help="Sampling temperature (default 0.7).")]
-SeedOpt = Annotated[int | None, typer.Option(help="Base seed; sample i uses seed + i.")]
-StrategyOpt = Annotated[str | None, typer.Option(help="cot | tir | mix.")]
-CodeRoundsOpt = Annotated[int | None, typer.Option(help="Most code blocks run per sample (tir/mix).")]
+SamplesOpt = Annotated[
+    int | None, typer.Option("--samples", "-n", help=config_help(StrategyConfig, "samples"))
+]
+MaxTokensOpt = Annotated[int | None, typer.Option(help=config_help(SamplingConfig, "max_tokens"))]
+TemperatureOpt = Annotated[float | None, typer.Option(help=config_help(SamplingConfig, "temperature"))]
+SeedOpt = Annotated[int | None, typer.Option(help=config_help(SamplingConfig, "seed"))]
+StrategyOpt = Annotated[str | None, typer.Option(help=config_help(StrategyConfig, "strategy"))]
+CodeRoundsOpt = Annotated[int | None, typer.Option(help=config_help(StrategyConfig, "code_rounds"))]
 StopRulesOpt = Annotated[
     str | None, typer.Option(help='Early stopping, e.g. "4/4,4/5,5/7,6/9", "unbeatable", "sprt".')
 ]
@@ -78,7 +91,7 @@ RecordLogprobsOpt = Annotated[
         "with confidences (large records).",
     ),
 ]
-TimeBudgetOpt = Annotated[float | None, typer.Option(help="Total seconds for the whole run.")]
+TimeBudgetOpt = Annotated[float | None, typer.Option(help=config_help(BudgetConfig, "total_s"))]
 ThroughputOpt = Annotated[
     Path | None,
     typer.Option(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,12 +13,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aimo.cli.interrupt import command_line, interruptible
 from aimo.cli.options import AnswerFieldOpt, IdFieldOpt, TextFieldOpt, with_run_options
-from aimo.cli.progress import progress_bar
+from aimo.cli.progress import lost_samples, progress_bar
 from aimo.config import RunConfig
 from aimo.engines.factory import open_engine
+from aimo.errors import AimoError
 from aimo.problems import FieldNames, Problem, load_problems, problem_from_text
-from aimo.solve.records import RecordWriter
+from aimo.solve.records import RecordWriter, read_records
 from aimo.solve.run import RunSettings, problems_from_traces, sandbox_for, solve_problems
 from aimo.solve.types import ProblemResult
 
@@ -58,18 +62,45 @@ def solve(
         problems = load_problems(problem, FieldNames(id=id_field, text=text_field, answer=answer_field))
     else:
         problems = [problem_from_text(problem)]
+    if resume and output is None:
+        raise AimoError("--resume continues a results file: give it with -o FILE")
     writer = RecordWriter(output, resume=resume) if output else None
+    ids = {p.id for p in problems}
+    earlier = [r for r in results_in(output) if r.problem_id in ids] if writer and resume else []
+    new: list[ProblemResult] = []
+
+    def kept() -> str:
+        if writer is None:
+            return "nothing was saved (give -o FILE to keep results and resume later)"
+        return (
+            f"{len(earlier) + len(new)} of {len(problems)} problems are in {output}; "
+            f"continue with: {command_line('--resume')}"
+        )
+
+    started = time.monotonic()
     try:
-        results = asyncio.run(_solve(run_config, problems, writer))
+        with interruptible(err, kept):
+            asyncio.run(_solve(run_config, problems, writer, len(earlier), new.append))
     finally:
         if writer:
             writer.close()
-    _print_summary(results)
+    _print_summary(new, earlier, len(problems), time.monotonic() - started)
+
+
+def results_in(output: Path | None) -> list[ProblemResult]:
+    """The problem results already in a results file (for --resume)."""
+    if output is None:
+        return []
+    return [ProblemResult.from_record(r) for r in read_records(output) if r.get("kind") == "problem"]
 
 
 async def _solve(
-    config: RunConfig, problems: list[Problem], writer: RecordWriter | None
-) -> list[ProblemResult]:
+    config: RunConfig,
+    problems: list[Problem],
+    writer: RecordWriter | None,
+    done_before: int,
+    collect: Callable[[ProblemResult], None],
+) -> None:
     settings = RunSettings(strategy=config.strategy, sampling=config.sampling, budget=config.budget)
     async with contextlib.AsyncExitStack() as stack:
         with err.status("loading the model…"):
@@ -78,18 +109,23 @@ async def _solve(
             )
         sandbox = await stack.enter_async_context(sandbox_for(config.strategy, config.sandbox))
         if len(problems) == 1:
+
+            def show(result: ProblemResult) -> None:
+                collect(result)
+                _print_result(result)
+
             with err.status(f"solving with {config.strategy.samples} samples…"):
-                return await solve_problems(
-                    engine, problems, settings, sandbox, writer, on_result=_print_result
-                )
+                await solve_problems(engine, problems, settings, sandbox, writer, on_result=show)
+            return
         with progress_bar(err) as progress:
-            task = progress.add_task("problems", total=len(problems))
+            task = progress.add_task("problems", total=len(problems), completed=done_before)
 
             def advance(result: ProblemResult) -> None:
+                collect(result)
                 progress.advance(task)
                 _print_result(result, console=progress.console)
 
-            return await solve_problems(engine, problems, settings, sandbox, writer, on_result=advance)
+            await solve_problems(engine, problems, settings, sandbox, writer, on_result=advance)
 
 
 def format_votes(votes: dict[str, float], limit: int = 5) -> str:
@@ -113,15 +149,21 @@ def _print_result(result: ProblemResult, console: Console = out) -> None:
     )
 
 
-def _print_summary(results: list[ProblemResult]) -> None:
+def _print_summary(
+    new: list[ProblemResult], earlier: list[ProblemResult], total: int, seconds: float
+) -> None:
+    """One line: problems done of the file (with those an earlier run wrote), correct, lost samples."""
+    results = earlier + new
+    lost = lost_samples(new)
+    if total == 1 and not lost:
+        return  # the problem's own line says it all
+    line = f"{len(results)}/{total} problems done"
+    line += f" ({len(new)} in this run, {seconds:.1f}s)" if earlier else f" in {seconds:.1f}s"
     graded = [r for r in results if r.correct is not None]
-    if len(results) > 1:
-        seconds = sum(r.seconds for r in results)
-        line = f"{len(results)} problems in {seconds:.1f}s"
-        if graded:
-            right = sum(bool(r.correct) for r in graded)
-            line += f"; correct {right}/{len(graded)} ({right / len(graded):.1%})"
-        out.print(line)
+    if graded:
+        right = sum(bool(r.correct) for r in graded)
+        line += f"; correct {right}/{len(graded)} ({right / len(graded):.1%})"
+    out.print(line + lost, highlight=False)
 
 
 def models(

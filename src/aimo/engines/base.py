@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from aimo.engines.sampling import SamplingConfig
 from aimo.errors import AimoError
 
 Message = dict[str, Any]  # role, content; and tool_calls / tool_call_id in tool-calling chats
 FinishReason = Literal["stop", "length", "abort", "tool_calls"]
+_SAMPLING = SamplingConfig()  # where a request's sampling defaults come from
 
 
 class EngineError(AimoError):
@@ -22,22 +24,37 @@ class GenerationRequest:
 
     `assistant_prefix` is text the assistant already wrote (e.g. a code block and its output in
     tool-integrated reasoning); the engine continues it rather than starting a new turn.
+    Sampling defaults are `SamplingConfig`'s; `sampled()` builds a request from a run's sampling.
     """
 
     messages: Sequence[Message] | None = None
     prompt: str | None = None
     assistant_prefix: str = ""
-    max_tokens: int = 1024
-    temperature: float = 0.7
-    top_p: float = 1.0
-    min_p: float = 0.0
-    seed: int | None = None
+    max_tokens: int = _SAMPLING.max_tokens
+    temperature: float = _SAMPLING.temperature
+    top_p: float = _SAMPLING.top_p
+    min_p: float = _SAMPLING.min_p
+    seed: int | None = _SAMPLING.seed
     stop: Sequence[str] = ()
     logprobs: bool = False
     # OpenAI-style tool definitions; a model that calls one ends its turn with finish_reason "tool_calls".
     tools: Sequence[Mapping[str, Any]] = ()
     # Free-form tags for the harness (problem_id, sample_index); engines ignore them, replay uses them.
     meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def sampled(cls, sampling: SamplingConfig, index: int = 0, **fields: Any) -> GenerationRequest:
+        """A request with `sampling`'s parameters for sample `index`; `fields` add to or override them."""
+        return cls(
+            **{
+                "max_tokens": sampling.max_tokens,
+                "temperature": sampling.temperature,
+                "top_p": sampling.top_p,
+                "min_p": sampling.min_p,
+                "seed": sampling.seed_of(index),
+                **fields,
+            }
+        )
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):

@@ -19,7 +19,7 @@ class EngineConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    engine: EngineName = "auto"
+    engine: EngineName = Field("auto", description="auto | llamacpp | openai | vllm | replay")
     model: str | None = None
     # openai: one or several base URLs (load is spread across them); chat or completions API.
     base_urls: list[str] = Field(default_factory=list)

@@ -168,6 +168,13 @@ class RunDir:
     def open(cls, path: Path) -> RunDir:
         """An existing run directory."""
         config = path / CONFIG_FILE
+        if not path.exists():
+            raise RunDirError(f"no run directory at {path}")
+        if not path.is_dir():
+            raise RunDirError(
+                f"{path} is not a run directory: resume a run with `aimo eval --resume RUN_DIR`, "
+                f"or `aimo eval {path} --out RUN_DIR --resume`"
+            )
         if not config.is_file():
             raise RunDirError(f"{path} is not a run directory (no {CONFIG_FILE})")
         try:

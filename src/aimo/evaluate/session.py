@@ -105,19 +105,30 @@ def resume(path: Path) -> Session:
 
 
 def _check_same(info: RunInfo, request: EvalRequest, problem_ids: list[str]) -> None:
-    """Resuming with options that differ from the run's would mix two experiments: refuse."""
+    """Resuming with options that differ from the run's would mix two experiments: refuse, naming
+    every difference."""
     stored, given = info.config.model_dump(mode="json"), request.config.model_dump(mode="json")
-    for section, values in given.items():
-        for key, value in values.items():
-            if stored.get(section, {}).get(key) != value:
-                old = json.dumps(stored.get(section, {}).get(key))
-                raise RunDirError(
-                    f"--resume: {section}.{key} is {json.dumps(value)} here but {old} in the run; "
-                    "resume with the same options, or with `aimo eval --resume DIR` alone"
-                )
-    if (info.repeats, info.mode) != (request.repeats, request.mode) or info.problem_ids != problem_ids:
+    compared = [
+        (f"{section}.{key}", value, stored.get(section, {}).get(key))
+        for section, values in given.items()
+        for key, value in values.items()
+    ]
+    compared += [
+        ("repeats", request.repeats, info.repeats),
+        ("mode", request.mode, info.mode),
+        ("problems", len(problem_ids), len(info.problem_ids)),
+    ]
+    differences = [
+        f"{name} {json.dumps(here)} here, {json.dumps(there)} in the run"
+        for name, here, there in compared
+        if here != there
+    ]
+    if not differences and problem_ids != info.problem_ids:
+        differences.append("the problems differ (same count, other ids or order)")
+    if differences:
         raise RunDirError(
-            "--resume: the repeats, mode or problems differ from the run's; use the same options"
+            f"--resume: the options differ from the run's ({'; '.join(differences)}); "
+            "resume with the same options, or with `aimo eval --resume DIR` alone"
         )
 
 

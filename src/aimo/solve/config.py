@@ -1,4 +1,4 @@
-"""Configuration of sampling, solving strategy and time budget."""
+"""Configuration of the solving strategy and time budget (and, re-exported, of sampling)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aimo.engines.sampling import SamplingConfig
 from aimo.solve.voting import VoteConfig
 
-
-class SamplingConfig(BaseModel):
-    """Sampling parameters given to the engine for every sample."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_tokens: int = Field(2048, ge=1)
-    temperature: float = Field(0.7, ge=0.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    min_p: float = Field(0.0, ge=0.0, le=1.0)
-    seed: int | None = None
+__all__ = ["BudgetConfig", "SamplingConfig", "StrategyConfig"]
 
 
 class StrategyConfig(BaseModel):
@@ -26,9 +17,11 @@ class StrategyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    strategy: Literal["cot", "tir", "mix"] = "cot"
-    samples: int = Field(8, ge=1)
-    code_rounds: int = Field(4, ge=0)
+    strategy: Literal["cot", "tir", "mix"] = Field(
+        "cot", description="cot (reasoning only) | tir (code run in the sandbox) | mix (both kinds)"
+    )
+    samples: int = Field(8, ge=1, description="Samples per problem")
+    code_rounds: int = Field(4, ge=0, description="Most code blocks run per sample, in tir or mix")
     # For `mix`: how many of the samples use the code (tool-integrated) prompt; the rest chain-of-thought.
     mix_code_samples: int | None = None
     answer_mode: Literal["integer", "math", "auto"] = "auto"
@@ -89,7 +82,7 @@ class BudgetConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    total_s: float | None = Field(None, gt=0)
+    total_s: float | None = Field(None, gt=0, description="Total seconds for the whole run")
     per_problem_max_s: float | None = Field(None, gt=0)
     reserve_s: float = Field(5.0, ge=0)
     # Time kept per problem not yet finished to cancel its samples and write a (forced) answer.

@@ -130,18 +130,17 @@ class SampleRunner:
     ) -> None:
         use_tools = session is not None and self.strategy.code_via == "tools"
         messages = PROMPTS["tir_tools" if use_tools else kind].messages(problem.text)
-        seed = None if self.sampling.seed is None else self.sampling.seed + sample.index
+        seed = self.sampling.seed_of(sample.index)
         rounds_left = self.strategy.code_rounds if session is not None else 0
         while True:
             prefix = "" if use_tools else sample.text  # text mode: the assistant turn so far is continued
-            request = GenerationRequest(
+            request = GenerationRequest.sampled(
+                self.sampling,
+                sample.index,
                 messages=list(messages),
                 assistant_prefix=prefix,
                 max_tokens=max(1, cap - sample.completion_tokens),
                 temperature=self.temperature(sample),
-                top_p=self.sampling.top_p,
-                min_p=self.sampling.min_p,
-                seed=seed,
                 stop=(OUTPUT_STOP,) if session is not None and not use_tools else (),
                 logprobs=self.strategy.wants_logprobs,
                 tools=(PYTHON_TOOL,) if use_tools and rounds_left > 0 else (),
