@@ -48,8 +48,8 @@ _DROP = re.compile(
 )
 _RENAME = re.compile(r"\\(?:[dtc]frac|[dt]binom)(?![A-Za-z])")
 _DEGREES = re.compile(
-    r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])"
-    r"|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}"
+    r"(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])"
+    r"|\^\s*\{\s*\\text\{\s*o\s*\}\s*\})(?:\s*[CF](?![A-Za-z]))?"  # `30^\circ C`
 )
 _PERCENT = re.compile(r"\\?%")
 _DOLLARS = re.compile(r"\\\$|\$")
