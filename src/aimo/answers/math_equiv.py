@@ -24,11 +24,16 @@ _WORKER = Path(__file__).with_name("_mv_worker.py")
 
 
 def numbers_equal(a: sympy.Expr, b: sympy.Expr) -> bool:
-    """Exact equality of two exact numbers (rationals exactly; others to 60 significant digits)."""
+    """Exact equality of two exact numbers: rationals exactly; others to 60 significant digits of
+    the larger, so that `1/2004!` and `1/2006!` (both 0 as floats) stay apart."""
     if a.is_Rational and b.is_Rational:
         return bool(a == b)
+    if a == b:
+        return True
+    scale = max(abs(sympy.N(a, 20)), abs(sympy.N(b, 20)))
+    if scale == 0:
+        return False  # both evaluate to 0 but are not structurally equal: a float could not tell
     difference = sympy.N(a - b, 60)
-    scale = max(abs(sympy.N(a, 20)), abs(sympy.N(b, 20)), 1)
     return bool(abs(difference) <= scale * sympy.Float("1e-45", 60))
 
 

@@ -18,7 +18,14 @@ from typing import Literal
 import sympy
 
 from aimo.answers.evaluate import NORMAL, WIDE, EvalError, Limits, as_integer, evaluate
-from aimo.answers.latex import VARIABLE, clean, split_choice, strip_assignment, strip_congruence
+from aimo.answers.latex import (
+    VARIABLE,
+    clean,
+    inequality_to_interval,
+    split_choice,
+    strip_assignment,
+    strip_congruence,
+)
 from aimo.answers.numerals import parse_numeral, words_to_int
 
 MAX_NORMALIZE_CHARS = 2000
@@ -92,7 +99,7 @@ def _normalize(text: str) -> Normalized:
     choice, body = split_choice(body)
     if choice is not None and body == choice:
         return Normalized(text, choice, "choice", choice=choice)
-    body = strip_assignment(strip_congruence(body))
+    body = inequality_to_interval(strip_assignment(strip_congruence(body)))
     value = _numeric_value(body)
     if value is None:
         kind: Kind = "text" if _WORDS.fullmatch(body) else ("empty" if not body else "expression")
