@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from aimo.answers.braces import match_braces
+from aimo.answers.braces import balanced, match_braces
 from aimo.answers.config import (
     BoldTarget,
     BoxedTarget,
@@ -192,7 +192,8 @@ def _acceptable(normalized: Normalized, mode: Mode) -> bool:
         return False
     if normalized.kind == "text":
         return " " not in normalized.canonical
-    return len(normalized.canonical) <= 100 and not _PROSE_WORD.search(normalized.text)
+    text = normalized.text
+    return len(normalized.canonical) <= 100 and not _PROSE_WORD.search(text) and balanced(text)
 
 
 @lru_cache(maxsize=16)

@@ -17,7 +17,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-from aimo.answers import ExtractionConfig, OutputConfig, extract_answer, extract_from_output
+from aimo.answers import ExtractionConfig, OutputConfig, extract_answer, extract_from_output, is_answer
 from aimo.engines.base import Engine, EngineError, GenerationRequest, Message, ToolCall
 from aimo.problems import Problem
 from aimo.solve.config import SamplingConfig, StrategyConfig
@@ -277,6 +277,7 @@ class SampleRunner:
             meta={"problem_id": sample.problem_id, "sample_index": sample.index, "forced": True},
         )
         parts: list[str] = []
+        finish = None
         try:
             async with (
                 asyncio.timeout(self.strategy.force_answer_timeout_s),
@@ -285,9 +286,13 @@ class SampleRunner:
                 async for chunk in stream:
                     parts.append(chunk.text)
                     sample.completion_tokens += chunk.tokens
+                    finish = chunk.finish_reason or finish
         except Exception:  # forcing is best effort (timeout, engine error): the sample stays unanswered
             return
-        sample.text += cue + "".join(parts) + "}"
+        forced = "".join(parts)
+        # Prose (`The value of f(-2)+...`) or a box cut by the token cap is no answer: the box stays open.
+        closed = finish != "length" and is_answer(forced, self._extraction.mode)
+        sample.text += cue + forced + ("}" if closed else "")
         sample.meta["forced"] = True
 
     def _thinking_open(self, messages: list[Message], text: str) -> bool:
