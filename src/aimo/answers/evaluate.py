@@ -38,7 +38,7 @@ WIDE = Limits(bits=1 << 18, factorial=10_000, binomial_n=1_000_000)
 MAX_BITS = NORMAL.bits
 MAX_ROOT_DEGREE = 64
 MAX_IRRATIONAL_EXPONENT = 256  # (1+\\sqrt 2)^{4000} is cheap to build but slow to floor or expand
-MAX_EXPANDED_TERMS = 2_000
+MAX_EXPANDED_TERMS = 600
 MAX_FLOOR_DIGITS = 4_000
 MAX_DEPTH = 60
 
@@ -249,7 +249,9 @@ class _Parser:
             if token in _MUL_OPS:
                 self.pos += len(token)
                 value = self.binary(_MUL_OPS[token], value, self.unary())
-            elif token in _IMPLICIT_STARTS or (token.isdigit() and self.text[: self.pos].rstrip().endswith("!")):
+            elif token in _IMPLICIT_STARTS or (
+                token.isdigit() and self.text[: self.pos].rstrip().endswith("!")
+            ):
                 value = self.binary("*", value, self.power())
             else:
                 return value
@@ -401,7 +403,9 @@ def _round(value: sympy.Expr, ceiling: bool) -> sympy.Expr:
         if margin < approx - below < 1 - margin:
             return sympy.Integer(below + 1 if ceiling else below)
         digits *= 2  # (1+\\sqrt 2)^{200} is an integer minus 10^{-77}: look closer
-    exact = as_integer(value)  # `\\lfloor \\sqrt 2 \\cdot \\sqrt 8 \\rfloor`: an integer, if expansion shows it
+    exact = as_integer(
+        value
+    )  # `\\lfloor \\sqrt 2 \\cdot \\sqrt 8 \\rfloor`: an integer, if expansion shows it
     if exact is None:
         raise EvalError("floor of a value too close to an integer to decide")
     return sympy.Integer(exact)

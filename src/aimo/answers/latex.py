@@ -70,7 +70,9 @@ _PMOD = re.compile(
 _EQUIV = re.compile(r"\\equiv(?![A-Za-z])")
 VARIABLE = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?")
 _ASSIGNMENT = re.compile(rf"^{VARIABLE.pattern}\s*=\s*(?=\S)")
-_UNKNOWN = re.compile(rf"{VARIABLE.pattern}|\\(?:alpha|beta|gamma|theta|phi|varphi|lambda|mu|omega)(?![A-Za-z])")
+_UNKNOWN = re.compile(
+    rf"{VARIABLE.pattern}|\\(?:alpha|beta|gamma|theta|phi|varphi|lambda|mu|omega)(?![A-Za-z])"
+)
 _RELATION = re.compile(r"\\(?:leq?(?:slant)?|geq?(?:slant)?)(?![A-Za-z])|<=|>=|<|>")
 
 

@@ -41,7 +41,9 @@ _KNOWN_UNITS = frozenset(
 _NOT_UNITS = frozenset(["or", "and", "to", "if", "for", "when", "with", "of", "is", "are", "not", "but"])
 # A sentence that states its value last: "The answer is 57", "the number of ways is 12", "Total: 57".
 _CONNECTOR = re.compile(r"(?i)\b(?:is|are|was|equals|be|becomes|gives|yields)\b|\bequal to\b|=|:")
-_PROSE = re.compile(r"(?<![\\A-Za-z])(?:[A-Za-z]{3,}|(?i:or|if|so|to|is|as|at|of|in|on|by|be|we|it)(?![A-Za-z]))")
+_PROSE = re.compile(
+    r"(?<![\\A-Za-z])(?:[A-Za-z]{3,}|(?i:or|if|so|to|is|as|at|of|in|on|by|be|we|it)(?![A-Za-z]))"
+)
 _ALTERNATIVE = re.compile(r"(?i)\bor\b|\\pm")  # `x = 2 or x = 3` states no single value
 _LEADING_NUMBER = re.compile(r"\s*[-+]?\d")
 # A side that names a quantity, like `m+n`, `100m+n`, `a_1 a_2`, `f(3)`, `|z|^2`, `\frac{m}{n}`.
@@ -144,13 +146,13 @@ def _sentence_value(body: str, limits: Limits) -> sympy.Expr | None:
     """The value a sentence states at its end: `The answer is 57` → 57; `5 when x is 2` → None."""
     if not _PROSE.search(body) or _LEADING_NUMBER.match(body) or _ALTERNATIVE.search(body):
         return None
-    for connector in _CONNECTOR.finditer(body):
-        head, tail = body[: connector.start()], body[connector.end() :].strip()
-        if tail and _PROSE.search(head):
-            value = _number(tail, limits)
-            if value is not None:
-                return value
-    return None
+    connector = None
+    for connector in _CONNECTOR.finditer(body):  # noqa: B007 - the last one: the value comes after it
+        pass
+    if connector is None:
+        return None
+    head, tail = body[: connector.start()], body[connector.end() :].strip()
+    return _number(tail, limits) if tail and _PROSE.search(head) else None
 
 
 def _number(text: str, limits: Limits = NORMAL) -> sympy.Expr | None:
