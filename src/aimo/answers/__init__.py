@@ -10,6 +10,7 @@ This package imports nothing else of aimo.
 """
 
 from aimo.answers.config import (
+    TEXT_TARGETS,
     BoldTarget,
     BoxedTarget,
     ExtractionConfig,
@@ -35,6 +36,7 @@ from aimo.answers.normalize import Normalized, canonical, normalize, to_integer
 from aimo.answers.policy import AnswerPolicy, PolicyResult
 
 __all__ = [
+    "TEXT_TARGETS",
     "AnswerPolicy",
     "BoldTarget",
     "BoxedTarget",

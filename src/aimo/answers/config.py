@@ -56,6 +56,9 @@ class LastNumberTarget:
 
 Target = BoxedTarget | PhraseTarget | BoldTarget | ReductionTarget | FinalOutputTarget | LastNumberTarget
 
+# What the model wrote as its answer; the default adds the final program output as a last resort.
+TEXT_TARGETS: tuple[Target, ...] = (BoxedTarget(), PhraseTarget(), BoldTarget(), ReductionTarget())
+
 
 @dataclass(frozen=True)
 class ExtractionConfig:
@@ -68,13 +71,7 @@ class ExtractionConfig:
     a box always counts. `policy`, if given, is applied to integer answers.
     """
 
-    targets: tuple[Target, ...] = (
-        BoxedTarget(),
-        PhraseTarget(),
-        BoldTarget(),
-        ReductionTarget(),
-        FinalOutputTarget(),
-    )
+    targets: tuple[Target, ...] = (*TEXT_TARGETS, FinalOutputTarget())
     mode: Mode = "integer"
     policy: AnswerPolicy | None = None
     think_end: str | None = "</think>"

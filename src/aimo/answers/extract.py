@@ -227,11 +227,12 @@ def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
     words = "|".join(r"\s+".join(map(re.escape, p.split())) for p in phrases)
     # "answer is X", "answer to the problem is therefore X", "answer would be X", "Answer: X",
     # "**Answer:** X", a heading line ("**Final Answer**" / "## Final Answer") whose answer is on the
-    # next line, or GSM8K's "#### X".
+    # next line, or GSM8K's "#### X" (a number alone on its line: `#### 1. Setup` is a heading).
     verb = rf"(?:is|would\s+be|should\s+be|must\s+be|will\s+be)\b(?:,?\s+(?:{_ADVERBS})\b,?)?"
     return re.compile(
         rf"(?im)\b(?:{words})(?:\s+to\s+(?:the|this)\s+(?:problem|question))?"
-        rf"(?:(?:\s*\*\*)?\s*(?:{verb}|:|=)\s*(?:\*\*)?|(?:\*\*)?[ \t]*$)|^[ \t]*#{{4}}(?=[ \t]*\S)"
+        rf"(?:(?:\s*\*\*)?\s*(?:{verb}|:|=)\s*(?:\*\*)?|(?:\*\*)?[ \t]*$)"
+        r"|^[ \t]*#{4}(?=[ \t]*-?\$?\d[\d,.]*[ \t]*$)"
     )
 
 

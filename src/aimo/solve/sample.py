@@ -17,7 +17,14 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-from aimo.answers import ExtractionConfig, OutputConfig, extract_answer, extract_from_output, is_answer
+from aimo.answers import (
+    TEXT_TARGETS,
+    ExtractionConfig,
+    OutputConfig,
+    extract_answer,
+    extract_from_output,
+    is_answer,
+)
 from aimo.engines.base import Engine, EngineError, GenerationRequest, Message, ToolCall
 from aimo.problems import Problem
 from aimo.solve.config import SamplingConfig, StrategyConfig
@@ -71,7 +78,8 @@ class SampleRunner:
         self.clock = clock
         # "auto" extracts like integer mode: a box always counts, phrases only when they are numbers.
         mode = "math" if strategy.answer_mode == "math" else "integer"
-        self._extraction = ExtractionConfig(mode=mode)
+        # A program's output is the answer only with `answer_from_code`, never by default.
+        self._extraction = ExtractionConfig(mode=mode, targets=TEXT_TARGETS)
         self._output_extraction = OutputConfig(mode=mode)
 
     def temperature(self, sample: Sample) -> float:
