@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aimo.bench.answers import bench_answers, trace_agreement
+from aimo.bench.answers import HOSTILE, KINDS, bench_answers, time_hostile_grading, trace_agreement
 from aimo.bench.result import BenchResult
 from aimo.cli.app import main
 
@@ -121,14 +121,22 @@ def test_bench_answers_command_writes_a_bench_result(
         str(out),
         "--traces",
         str(missing),
+        "--grading-timeout",
+        "0",
     ]
     code, stdout, _ = run_aimo(monkeypatch, capsys, *args)
     assert code == 0 and "aimo bench answers" in stdout
     result = BenchResult.read(out)
-    assert result.name == "answers" and len(result.rows) == 6
-    assert {row["kind"] for row in result.rows} == {"final_box", "no_answer", "adversarial"}
+    assert result.name == "answers" and len(result.rows) == 2 * len(KINDS)
+    assert {row["kind"] for row in result.rows} == set(KINDS)
     assert "adversarial_throughput_10000_vs_1000" in result.ratios
     assert any("traces skipped" in note for note in result.notes)
+
+
+def test_hostile_grading_ends_with_no_false_verdict() -> None:
+    timings = time_hostile_grading(HOSTILE[:3], timeout_s=1.0)
+    assert [expression for expression, _, _ in timings] == list(HOSTILE[:3])
+    assert not any(verdict for _, _, verdict in timings)
 
 
 def test_bench_rejects_bad_sizes(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -143,5 +151,5 @@ def test_agreement_with_qwen_math_traces(shared_data_dir: Path) -> None:
     agreement = trace_agreement(traces)
     assert agreement.samples == 800
     assert agreement.score_same >= 790
-    result = bench_answers(sizes=(1000,), repeats=1, traces=traces)
+    result = bench_answers(sizes=(1000,), repeats=1, traces=traces, grading_timeout_s=None)
     assert result.ratios["traces_score_agreement"] == agreement.score_same / 800

@@ -59,6 +59,30 @@ def test_token_cap_without_answer_forces_one():
     assert sample.text.endswith(FORCE_CUE + "42}")
 
 
+@pytest.mark.parametrize(
+    ("forced", "mode"),
+    [
+        (r"The value of\(f(-2)+f(-1)+f(", "integer"),
+        (r"The value of\(f(-2)+f(-1)+f(", "math"),
+        ("twelve or thirteen", "integer"),
+        ("1234567890" * 10, "integer"),  # cut by the forcing's token cap: a truncated box
+        (r"\sqrt{2", "math"),  # cut at the inner `}` by the stop string: a truncated box
+    ],
+)
+def test_a_forced_answer_that_is_not_an_answer_in_the_mode_is_no_answer(forced: str, mode: str):
+    engine = ScriptedEngine(lambda i, call, req: "thinking " * 100 if call == 0 else forced)
+    result = solve(engine, StrategyConfig(samples=1, answer_mode=mode), max_tokens=10)
+    sample = result.samples[0]
+    assert sample.meta.get("forced") is True and sample.answer is None and result.votes == {}
+    assert FORCE_CUE in sample.text and not sample.text.endswith("}")
+
+
+def test_a_forced_short_math_answer_still_counts():
+    engine = ScriptedEngine(lambda i, call, req: "thinking " * 100 if call == 0 else r"2\sqrt 2")
+    result = solve(engine, StrategyConfig(samples=1, answer_mode="math"), max_tokens=10)
+    assert result.samples[0].answer == r"2 \sqrt{2}"
+
+
 def test_no_answer_stays_none_when_forcing_is_off():
     engine = ScriptedEngine(lambda i, call, req: "thinking " * 100)
     result = solve(engine, StrategyConfig(samples=2, force_answer=False), max_tokens=10)

@@ -10,27 +10,39 @@ This package imports nothing else of aimo.
 """
 
 from aimo.answers.config import (
+    TEXT_TARGETS,
     BoldTarget,
     BoxedTarget,
     ExtractionConfig,
+    FinalOutputTarget,
     LastNumberTarget,
     Mode,
     OutputConfig,
     PhraseTarget,
+    ReductionTarget,
     Target,
 )
-from aimo.answers.extract import Extraction, extract, extract_answer, extract_from_output, extract_output
+from aimo.answers.extract import (
+    Extraction,
+    extract,
+    extract_answer,
+    extract_from_output,
+    extract_output,
+    is_answer,
+)
 from aimo.answers.grade import GradeMode, GradeResult, grade, grade_result, resolve_mode
 from aimo.answers.math_equiv import MathVerifier
 from aimo.answers.normalize import Normalized, canonical, normalize, to_integer
 from aimo.answers.policy import AnswerPolicy, PolicyResult
 
 __all__ = [
+    "TEXT_TARGETS",
     "AnswerPolicy",
     "BoldTarget",
     "BoxedTarget",
     "Extraction",
     "ExtractionConfig",
+    "FinalOutputTarget",
     "GradeMode",
     "GradeResult",
     "LastNumberTarget",
@@ -40,6 +52,7 @@ __all__ = [
     "OutputConfig",
     "PhraseTarget",
     "PolicyResult",
+    "ReductionTarget",
     "Target",
     "canonical",
     "extract",
@@ -48,6 +61,7 @@ __all__ = [
     "extract_output",
     "grade",
     "grade_result",
+    "is_answer",
     "normalize",
     "resolve_mode",
     "to_integer",

@@ -40,3 +40,13 @@ def group_end(text: str, open_index: int) -> int | None:
             if depth == 0:
                 return token.start()
     return None
+
+
+def balanced(text: str) -> bool:
+    """Whether every grouping brace of `text` is closed (`\\sqrt{2` is a truncated answer)."""
+    depth = 0
+    for token in _BRACE_TOKEN.finditer(text):
+        depth += {"{": 1, "}": -1}.get(token.group(), 0)
+        if depth < 0:
+            return False
+    return depth == 0

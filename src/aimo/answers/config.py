@@ -19,7 +19,7 @@ class BoxedTarget:
 
 @dataclass(frozen=True)
 class PhraseTarget:
-    """The last "final answer is X" / "Answer: X" whose X reads as an answer in the mode."""
+    """The last "final answer is X" / "Answer: X" / "#### X" whose X reads as an answer in the mode."""
 
     phrases: tuple[str, ...] = ("final answer", "answer")
     max_chars: int = 200  # how far after the phrase to look
@@ -33,11 +33,31 @@ class BoldTarget:
 
 
 @dataclass(frozen=True)
+class ReductionTarget:
+    """A value stated after a reduction in words near the end of the text: "the remainder when N is
+    divided by 1000 is 123", "N mod 1000 = 123", "the last three digits are 376". An integer only,
+    and only in the last `window` characters (the conclusion), since such lines also occur mid-way."""
+
+    window: int = 600
+
+
+@dataclass(frozen=True)
+class FinalOutputTarget:
+    """The printed output of the last program, when the text ends right after an output block
+    holding one number (the model stopped there, as if that output were its answer)."""
+
+    fence: str = "```output"
+
+
+@dataclass(frozen=True)
 class LastNumberTarget:
     """The last number anywhere in the text. A guess, not a commitment: off unless asked for."""
 
 
-Target = BoxedTarget | PhraseTarget | BoldTarget | LastNumberTarget
+Target = BoxedTarget | PhraseTarget | BoldTarget | ReductionTarget | FinalOutputTarget | LastNumberTarget
+
+# What the model wrote as its answer; the default adds the final program output as a last resort.
+TEXT_TARGETS: tuple[Target, ...] = (BoxedTarget(), PhraseTarget(), BoldTarget(), ReductionTarget())
 
 
 @dataclass(frozen=True)
@@ -51,7 +71,7 @@ class ExtractionConfig:
     a box always counts. `policy`, if given, is applied to integer answers.
     """
 
-    targets: tuple[Target, ...] = (BoxedTarget(), PhraseTarget(), BoldTarget())
+    targets: tuple[Target, ...] = (*TEXT_TARGETS, FinalOutputTarget())
     mode: Mode = "integer"
     policy: AnswerPolicy | None = None
     think_end: str | None = "</think>"

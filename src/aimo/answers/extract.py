@@ -12,21 +12,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from aimo.answers.braces import match_braces
+from aimo.answers.braces import balanced, match_braces
 from aimo.answers.config import (
     BoldTarget,
     BoxedTarget,
     ExtractionConfig,
+    FinalOutputTarget,
     LastNumberTarget,
     Mode,
     OutputConfig,
     PhraseTarget,
+    ReductionTarget,
     Target,
 )
 from aimo.answers.normalize import Normalized, normalize
 from aimo.answers.policy import AnswerPolicy, PolicyResult
 
-Source = Literal["boxed", "phrase", "bold", "last_number", "output"]
+Source = Literal["boxed", "phrase", "bold", "reduction", "final_output", "last_number", "output"]
 
 # TeX's `\boxed 5` takes one token; a number or a lone letter, never a word (`\boxed to mark`).
 _UNBRACED_BOX_ARG = re.compile(r"-?\d+(?:[.,]\d+)*|[A-Za-z](?![A-Za-z])")
@@ -43,6 +45,14 @@ _NUMBER_LIKE = re.compile(r"[-+0-9.,/eE ^*(){}\\a-z]*\d[-+0-9.,/eE ^*(){}\\a-z]*
 _TRACEBACK = re.compile(r"^(?:Traceback\b|\w*(?:Error|Exception)\b:)", re.MULTILINE)
 _PROSE_AFTER = re.compile(r"\s+[A-Za-z]{2,}\b")
 _PROSE_WORD = re.compile(r"(?:^|\s)[A-Za-z]{2,}(?=\s|$|[.,;:!?])")  # `so`, `clearly`; not `\sin`
+_PARENTHETICAL = re.compile(r"\s*\((?=[^)]*[A-Za-z]{2})[^()]*\)\s*$")  # `12 (twelve)`, `5 (mod 7 checked)`
+# "the remainder when N is divided by 1000 is", "N mod 1000 =", "the last three digits are".
+_REDUCTION = re.compile(
+    r"(?i)\bremainder\b[^.\n]{0,160}(?:\bis|\bequals|=|:)"
+    r"|(?:\bmod(?:ulo)?\b|\\[pb]?mod(?![A-Za-z]))\s*\{?\s*\$?\s*\d+\s*\$?\s*\}?\s*\)?\s*(?:\bis|\bequals|=|,\s*we\s+get|\bgives)"
+    r"|\blast\s+(?:two|three|four|five|\d+)\s+digits\b[^.\n]{0,80}?(?:\bare|\bis|=|:)"
+)
+_REDUCTION_TAIL = re.compile(r"[\s$*]*((?:\\boxed\{)?-?\d[\d,]*)")
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,10 @@ def _find(target: Target, text: str, start: int, mode: Mode) -> tuple[_Candidate
         candidates: Iterator[_Candidate] = _phrases(text, start, target)
     elif isinstance(target, BoldTarget):
         candidates = _bold(text, start, target.keyword)
+    elif isinstance(target, ReductionTarget):
+        candidates = _reductions(text, max(start, len(text) - target.window))
+    elif isinstance(target, FinalOutputTarget):
+        candidates = _final_output(text, start, target.fence)
     elif isinstance(target, LastNumberTarget):
         candidates = _last_number(text, start)
     else:
@@ -164,6 +178,12 @@ def _find(target: Target, text: str, start: int, mode: Mode) -> tuple[_Candidate
     return None
 
 
+def is_answer(raw: str, mode: Mode) -> bool:
+    """Whether `raw` (the content of a box, a phrase's tail) reads as an answer in `mode`: a number
+    in integer mode; in math mode also a short expression or a word, never prose like `The value of`."""
+    return _acceptable(normalize(raw), mode)
+
+
 def _acceptable(normalized: Normalized, mode: Mode) -> bool:
     """Whether an unboxed candidate reads as an answer: prose after "the answer is" often is not."""
     if normalized.kind in ("integer", "number", "choice"):
@@ -172,7 +192,8 @@ def _acceptable(normalized: Normalized, mode: Mode) -> bool:
         return False
     if normalized.kind == "text":
         return " " not in normalized.canonical
-    return len(normalized.canonical) <= 100 and not _PROSE_WORD.search(normalized.text)
+    text = normalized.text
+    return len(normalized.canonical) <= 100 and not _PROSE_WORD.search(text) and balanced(text)
 
 
 @lru_cache(maxsize=16)
@@ -204,31 +225,49 @@ def _last_box(text: str, start: int, commands: tuple[str, ...]) -> _Candidate | 
 @lru_cache(maxsize=16)
 def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
     words = "|".join(r"\s+".join(map(re.escape, p.split())) for p in phrases)
-    # "answer is X", "Answer: X", "**Answer:** X", "**Final Answer**: X", or a heading line
-    # ("**Final Answer**" / "## Final Answer") whose answer is on the next line.
-    return re.compile(rf"(?im)\b(?:{words})(?:(?:\s*\*\*)?\s*(?:is\b|:|=)\s*(?:\*\*)?|(?:\*\*)?[ \t]*$)")
+    # "answer is X", "answer to the problem is therefore X", "answer would be X", "Answer: X",
+    # "**Answer:** X", a heading line ("**Final Answer**" / "## Final Answer") whose answer is on the
+    # next line (GSM8K's "#### X" is `_GSM8K`, a separate scan: in this regex it costs 15x).
+    verb = rf"(?:is|would\s+be|should\s+be|must\s+be|will\s+be)\b(?:,?\s+(?:{_ADVERBS})\b,?)?"
+    return re.compile(
+        rf"(?im)\b(?:{words})(?:\s+to\s+(?:the|this)\s+(?:problem|question))?"
+        rf"(?:(?:\s*\*\*)?\s*(?:{verb}|:|=)\s*(?:\*\*)?|(?:\*\*)?[ \t]*$)"
+    )
+
+
+_ADVERBS = "therefore|thus|hence|then|simply|just|exactly|clearly|indeed|actually|finally|now"
+# GSM8K's "#### 18": a number alone after the mark (`#### 1. Setup` is a markdown heading).
+_GSM8K = re.compile(r"####(?=[ \t]*-?\$?\d[\d,.]*[ \t]*$)", re.MULTILINE)
 
 
 def _phrases(text: str, start: int, target: PhraseTarget) -> Iterator[_Candidate]:
     matches = list(_phrase_pattern(target.phrases).finditer(text, start))
-    for match in reversed(matches):
+    marks = [
+        m
+        for m in _GSM8K.finditer(text, start)
+        if not text[text.rfind("\n", 0, m.start()) + 1 : m.start()].strip()
+    ]
+    for match in sorted(matches + marks, key=lambda m: m.start(), reverse=True):
         tail_start = match.end()
-        tail = text[tail_start : tail_start + target.max_chars]
-        line = tail.split("\n", 1)[0].strip(" \t*:")
-        if not line:  # "**Final Answer**\n\n$42$": the answer is on the next non-empty line
-            line = tail.lstrip().split("\n", 1)[0].strip(" \t*:")
-        raw = _phrase_answer(line)
-        for option in dict.fromkeys((raw, _first_clause(raw))):
+        raw = _phrase_answer(text[tail_start : tail_start + target.max_chars])
+        options = (raw, _first_clause(raw), _PARENTHETICAL.sub("", raw))
+        for option in dict.fromkeys(options):
             if option:
                 yield _Candidate(option, "phrase", match.start(), tail_start + len(option))
 
 
-def _phrase_answer(line: str) -> str:
-    """The answer at the start of a phrase's tail: a math span, else up to the end of the sentence."""
+def _phrase_answer(tail: str) -> str:
+    """The answer at the start of a phrase's tail: a math span (display math may span lines), else
+    the first line up to the end of its sentence; a heading's answer is on the next non-empty line."""
+    line = tail.split("\n", 1)[0].strip(" \t*:")
+    body = tail.lstrip(" \t*:" if line else " \t\r\n*:")
     for left, right in _DELIMITERS:
-        if line.startswith(left):
-            close = line.find(right, len(left))
-            return line[len(left) : close] if close > 0 else line[len(left) :]
+        if body.startswith(left):
+            close = body.find(right, len(left))
+            if close > 0:
+                return body[len(left) : close].strip()
+            return body.split("\n", 1)[0][len(left) :]
+    line = body.split("\n", 1)[0].strip(" \t*:")
     end = _SENTENCE_END.search(line)
     return (line[: end.start()] if end else line).strip(" *")
 
@@ -262,6 +301,26 @@ def _bold(text: str, start: int, keyword: str) -> Iterator[_Candidate]:
                         match.group(1), "bold", line_start + match.start(), line_start + match.end()
                     )
         end = line_start - 1
+
+
+def _reductions(text: str, start: int) -> Iterator[_Candidate]:
+    for match in reversed(list(_REDUCTION.finditer(text, start))):
+        number = _REDUCTION_TAIL.match(text, match.end())
+        if number:
+            raw = number.group(1).removeprefix("\\boxed{")
+            yield _Candidate(raw, "reduction", match.start(), number.end())
+
+
+def _final_output(text: str, start: int, fence: str) -> Iterator[_Candidate]:
+    """The one line of the output block the text ends with (closed, nothing after it)."""
+    end = len(text.rstrip())
+    opened = text.rfind(fence, start, end)
+    if opened < 0 or not text.endswith("```", opened + len(fence), end):
+        return
+    body = text[opened + len(fence) : end - 3]
+    lines = [line.strip() for line in body.split("\n") if line.strip()]
+    if len(lines) == 1 and _output_number(lines[0], labels=True) is not None:
+        yield _Candidate(lines[0], "final_output", opened, end)
 
 
 def _last_number(text: str, start: int) -> Iterator[_Candidate]:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from aimo.answers.config import Mode
+from aimo.answers.evaluate import as_integer
 from aimo.answers.math_equiv import MathVerifier, default_verifier, numbers_equal
-from aimo.answers.normalize import Normalized, normalize
+from aimo.answers.normalize import Normalized, exact_value, normalize
 from aimo.answers.policy import AnswerPolicy
 
 GradeMode = Literal["auto", "integer", "math"]
@@ -67,11 +68,15 @@ def grade_result(
 def _grade_integer(pred: Normalized, gold: Normalized, policy: AnswerPolicy | None) -> GradeResult:
     if gold.integer is None:
         return GradeResult(False, "integer", pred.canonical, gold.canonical, "bad_gold")
-    if pred.integer is None:
+    integer = pred.integer
+    if integer is None and pred.kind == "expression":  # `\\frac{2006!}{2005!}`: past normalize's bounds
+        wide = exact_value(pred)
+        integer = None if wide is None else as_integer(wide)
+    if integer is None:
         return GradeResult(False, "integer", pred.canonical, gold.canonical, "integer")
-    value, out_of_range, reduced, valid = pred.integer, False, False, True
+    value, out_of_range, reduced, valid = integer, False, False, True
     if policy is not None:
-        applied = policy.apply(pred.integer)
+        applied = policy.apply(integer)
         value, out_of_range, reduced, valid = (
             applied.value,
             applied.out_of_range,
@@ -97,8 +102,10 @@ def _grade_math(pred: Normalized, gold: Normalized, verifier: MathVerifier) -> G
         return result(True, "canonical")
     if gold.kind == "choice" and pred.choice is not None:
         return result(pred.choice == gold.choice, "choice")
-    if pred.value is not None and gold.value is not None:
-        return result(numbers_equal(pred.value, gold.value), "numeric")
+    pred_value, gold_value = exact_value(pred), exact_value(gold)
+    if pred_value is not None and gold_value is not None:
+        # Exact, never Math-Verify's float comparison (it rounds `\\frac{1}{2004!}` to 0).
+        return result(numbers_equal(pred_value, gold_value), "numeric")
     if pred.kind == "text" and gold.kind == "text":
         return result(pred.canonical.casefold() == gold.canonical.casefold(), "text")
     verdict = verifier.equivalent(gold.canonical, pred.canonical)

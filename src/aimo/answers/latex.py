@@ -48,8 +48,8 @@ _DROP = re.compile(
 )
 _RENAME = re.compile(r"\\(?:[dtc]frac|[dt]binom)(?![A-Za-z])")
 _DEGREES = re.compile(
-    r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])"
-    r"|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}"
+    r"(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])"
+    r"|\^\s*\{\s*\\text\{\s*o\s*\}\s*\})(?:\s*[CF](?![A-Za-z]))?"  # `30^\circ C`
 )
 _PERCENT = re.compile(r"\\?%")
 _DOLLARS = re.compile(r"\\\$|\$")
@@ -70,6 +70,10 @@ _PMOD = re.compile(
 _EQUIV = re.compile(r"\\equiv(?![A-Za-z])")
 VARIABLE = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?")
 _ASSIGNMENT = re.compile(rf"^{VARIABLE.pattern}\s*=\s*(?=\S)")
+_UNKNOWN = re.compile(
+    rf"{VARIABLE.pattern}|\\(?:alpha|beta|gamma|theta|phi|varphi|lambda|mu|omega)(?![A-Za-z])"
+)
+_RELATION = re.compile(r"\\(?:leq?(?:slant)?|geq?(?:slant)?)(?![A-Za-z])|<=|>=|<|>")
 
 
 @lru_cache(maxsize=8)
@@ -173,3 +177,30 @@ def strip_assignment(text: str) -> str:
     if match is None or "=" in text[match.end() :]:
         return text
     return text[match.end() :]
+
+
+def inequality_to_interval(text: str) -> str:
+    """`1 \\le x \\le 4` → `[1,4]`, `x>2` → `(2,\\infty)`, `5 \\ge x > 1` → `(1,5]`: one variable, bounded by
+    expressions, in interval notation; anything else unchanged."""
+    parts = _RELATION.split(text)
+    relations = _RELATION.findall(text)
+    if not 1 <= len(relations) <= 2 or not all(part.strip() for part in parts):
+        return text
+    less = [not (r.startswith(">") or r.startswith("\\g")) for r in relations]
+    closed = [r.startswith("\\") or r.endswith("=") for r in relations]
+    if len(set(less)) != 1:
+        return text
+    sides = [part.strip() for part in parts]
+    if not less[0]:  # read `a \ge x \ge b` as `b \le x \le a`
+        sides, closed = sides[::-1], closed[::-1]
+    if len(sides) == 2:
+        if _UNKNOWN.fullmatch(sides[0]):
+            sides, closed = ["-\\infty", *sides], [False, *closed]
+        elif _UNKNOWN.fullmatch(sides[1]):
+            sides, closed = [*sides, "\\infty"], [*closed, False]
+        else:
+            return text
+    if not _UNKNOWN.fullmatch(sides[1]) or any(_UNKNOWN.fullmatch(side) for side in (sides[0], sides[2])):
+        return text
+    left, right = "[" if closed[0] else "(", "]" if closed[1] else ")"
+    return f"{left}{sides[0]},{sides[2]}{right}"

@@ -3,7 +3,9 @@
 Math-Verify's timeouts use `signal.alarm`, which fails outside the main thread (and aimo grades
 off the event loop, in threads). So Math-Verify runs in a child process with its timeouts off,
 and the parent enforces a wall-clock deadline per comparison by killing the child, which a
-fresh one replaces on the next call. A comparison that times out is reported as None.
+fresh one replaces on the next call. A comparison that times out is reported as None. After the
+first timeout a spare child is kept starting, so that a run of hostile comparisons costs about the
+deadline each, not the deadline plus Math-Verify's start.
 """
 
 from __future__ import annotations
@@ -24,11 +26,16 @@ _WORKER = Path(__file__).with_name("_mv_worker.py")
 
 
 def numbers_equal(a: sympy.Expr, b: sympy.Expr) -> bool:
-    """Exact equality of two exact numbers (rationals exactly; others to 60 significant digits)."""
+    """Exact equality of two exact numbers: rationals exactly; others to 60 significant digits of
+    the larger, so that `1/2004!` and `1/2006!` (both 0 as floats) stay apart."""
     if a.is_Rational and b.is_Rational:
         return bool(a == b)
+    if a == b:
+        return True
+    scale = max(abs(sympy.N(a, 20)), abs(sympy.N(b, 20)))
+    if scale == 0:
+        return False  # both evaluate to 0 but are not structurally equal: a float could not tell
     difference = sympy.N(a - b, 60)
-    scale = max(abs(sympy.N(a, 20)), abs(sympy.N(b, 20)), 1)
     return bool(abs(difference) <= scale * sympy.Float("1e-45", 60))
 
 
@@ -40,6 +47,7 @@ class MathVerifier:
         self.startup_timeout_s = startup_timeout_s
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._spare: subprocess.Popen[bytes] | None = None  # started after the first timeout
         self._buffer = b""
         self._cache: dict[tuple[str, str], bool] = {}
 
@@ -64,9 +72,11 @@ class MathVerifier:
         return result
 
     def close(self) -> None:
-        """Stop the child process (a later call starts a new one)."""
+        """Stop the child processes (a later call starts a new one)."""
         with self._lock:
             self._kill()
+            _stop(self._spare)
+            self._spare = None
 
     def _send(self, request: bytes) -> None:
         proc = self._ensure_started()
@@ -77,15 +87,14 @@ class MathVerifier:
     def _ensure_started(self) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
-        self._proc = subprocess.Popen(
-            [sys.executable, str(_WORKER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
+        spare, self._spare = self._spare, None
+        had_timeout = spare is not None
+        self._proc = spare if spare is not None and spare.poll() is None else _start_worker()
         self._buffer = b""
         if self._read_line(self.startup_timeout_s) is None:
             raise RuntimeError("the Math-Verify worker did not start")
+        if had_timeout:
+            self._spare = _start_worker()  # ready for the next timeout
         return self._proc
 
     def _read_line(self, timeout_s: float) -> dict[str, object] | None:
@@ -99,6 +108,8 @@ class MathVerifier:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not selector.select(remaining):
                     self._kill()
+                    if self._spare is None:
+                        self._spare = _start_worker()
                     return None
                 chunk = os.read(fd, 65536)
                 if not chunk:
@@ -109,13 +120,26 @@ class MathVerifier:
         return json.loads(line)
 
     def _kill(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait()
-            for stream in (self._proc.stdin, self._proc.stdout):
-                if stream is not None:
-                    stream.close()
-            self._proc = None
+        _stop(self._proc)
+        self._proc = None
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(_WORKER)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None:
+        proc.kill()
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
 
 
 _default: MathVerifier | None = None

@@ -1,5 +1,6 @@
-"""`aimo bench answers`: extraction throughput at growing output sizes, and agreement with a
-recorded harness's grading (`--traces`, e.g. Qwen2.5-Math's `math_cot_100.jsonl`)."""
+"""`aimo bench answers`: extraction throughput at growing output sizes, the time grading takes on
+hostile expressions (the bound), and agreement with a recorded harness's grading (`--traces`, e.g.
+Qwen2.5-Math's `math_cot_100.jsonl`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aimo.answers import ExtractionConfig, canonical, extract, grade, grade_result, resolve_mode
+from aimo.answers import ExtractionConfig, MathVerifier, canonical, extract, grade, grade_result, resolve_mode
 from aimo.answers.normalize import clear_cache
 from aimo.bench.result import BenchResult
 
@@ -33,15 +34,47 @@ def _adversarial(rng: random.Random) -> str:
     return f"\\boxed{{ {n} {{ the answer is not {n}, **maybe** {{ final answer: see above ** \\fbox{{\n"
 
 
+def _phrase_noise(rng: random.Random) -> str:
+    # Answer phrases, reductions and fences followed by prose: every finder starts and gives up.
+    n = rng.randint(2, 999)
+    return (
+        f"the answer to the problem would be therefore unclear; the remainder when {n} is divided by"
+        f" a prime is unknown, and modulo {n} we get nothing, so the last three digits are open.\n"
+        f"#### see below ```output\n{n}\n"
+    )
+
+
+def _code_round(rng: random.Random) -> str:
+    a = rng.randint(2, 999)
+    return f"Let me check.\n```python\nprint([{a}, {a + 1}])\n```\n```output\n[{a}, {a + 1}]\n```\n"
+
+
 def _final_box(rng: random.Random) -> str:
     return "Therefore the final answer is $\\boxed{\\frac{12}{3}}$."
 
 
+def _final_output(rng: random.Random) -> str:
+    return "```python\nprint(12 // 3)\n```\n```output\n4\n```\n"
+
+
 KINDS: dict[str, tuple[Callable[[random.Random], str], Callable[[random.Random], str] | None]] = {
     "final_box": (_reasoning, _final_box),
+    "final_output": (_code_round, _final_output),
     "no_answer": (_reasoning, None),
     "adversarial": (_adversarial, None),
+    "phrase_noise": (_phrase_noise, None),
 }
+ANSWERS = {"final_box": "4", "final_output": "4"}  # what each kind's output answers (others: nothing)
+
+# Inputs on which an unbounded grader hangs: huge floors and expansions, towers, symbolic powers.
+HOSTILE = (
+    r"\lfloor (\sqrt{2}+1)^{4000} \rfloor",
+    r"(\sqrt2+\sqrt3+\sqrt5+\sqrt7+\sqrt{11}+\sqrt{13})^{16}",
+    r"9^{9^{9^{9}}}",
+    r"\frac{1}{(10^{10})!}",
+    r"(x+1)^{100000}",
+    r"((((2^{16})^{16})^{16})^{16})^{16}",
+)
 
 
 def synthetic_output(kind: str, n_chars: int, seed: int = 0) -> str:
@@ -122,13 +155,42 @@ def trace_agreement(path: Path) -> TraceAgreement:
     return agreement
 
 
+def time_hostile_grading(
+    expressions: Sequence[str] = HOSTILE, timeout_s: float = 2.0
+) -> list[tuple[str, float, bool]]:
+    """(expression, seconds, verdict) of grading each hostile expression against a polynomial gold,
+    with Math-Verify's deadline at `timeout_s` (its child starts before the clock does)."""
+    verifier = MathVerifier(timeout_s=timeout_s)
+    try:
+        verifier.equivalent("1", "1")
+        timings = []
+        for expression in expressions:
+            clear_cache()
+            start = time.perf_counter()
+            verdict = grade_result(expression, "x^2+1", "math", verifier=verifier).correct
+            timings.append((expression, time.perf_counter() - start, verdict))
+        return timings
+    finally:
+        verifier.close()
+
+
 def bench_answers(
-    sizes: Sequence[int] = DEFAULT_SIZES, repeats: int = 3, traces: Path | None = None
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    repeats: int = 3,
+    traces: Path | None = None,
+    grading_timeout_s: float | None = 2.0,
 ) -> BenchResult:
-    """Time `extract` on each kind of synthetic output at each size; optionally compare with traces."""
+    """Time `extract` on each kind of synthetic output at each size, and grading on hostile
+    expressions (unless `grading_timeout_s` is None); optionally compare with traces."""
     config = ExtractionConfig()
     result = BenchResult(
-        name="answers", settings={"sizes": list(sizes), "repeats": repeats, "mode": "integer"}
+        name="answers",
+        settings={
+            "sizes": list(sizes),
+            "repeats": repeats,
+            "mode": "integer",
+            "grading_timeout_s": grading_timeout_s,
+        },
     )
     for kind in KINDS:
         throughput: dict[int, float] = {}
@@ -147,6 +209,21 @@ def bench_answers(
         "throughput ratios: ~1 means linear time (above 1 where a fixed per-answer cost dominates the"
         " small size); a quadratic scan would give ~0.01 over a 100x size range"
     )
+    if grading_timeout_s is not None:
+        timings = time_hostile_grading(HOSTILE, grading_timeout_s)
+        for expression, seconds, _ in timings:
+            result.rows.append(
+                {
+                    "kind": "grade_hostile",
+                    "chars": len(expression),
+                    "ms": seconds * 1000,
+                    "chars_per_s": len(expression) / seconds,
+                }
+            )
+        # The bound: Math-Verify's deadline plus the bounded in-process part; held when this is ~1.
+        result.ratios["grading_worst_vs_timeout"] = max(s for _, s, _ in timings) / grading_timeout_s
+        if any(verdict for _, _, verdict in timings):
+            result.notes.append("a hostile expression graded as equal to x^2+1: a grading bug")
     if traces is not None:
         _add_traces(result, traces)
     return result

@@ -86,8 +86,15 @@ def bench_answers_command(
         "10000,100000,1000000"
     ),
     repeats: Annotated[int, typer.Option(min=1, help="Timed runs per size (best is kept).")] = 3,
+    grading_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Math-Verify's deadline when timing grading on hostile expressions; 0 skips."
+        ),
+    ] = 2.0,
 ) -> None:
-    """Answer-extraction throughput at growing output sizes: flat chars/s means linear time."""
+    """Answer-extraction throughput at growing output sizes (flat chars/s means linear time), and
+    the time grading takes on hostile expressions (bounded by --grading-timeout)."""
     from aimo.bench.answers import bench_answers
 
     try:
@@ -96,7 +103,7 @@ def bench_answers_command(
         raise AimoError(f"--sizes: expected comma-separated integers, got {sizes!r}") from None
     if not size_list or min(size_list) <= 0:
         raise AimoError("--sizes: give at least one positive size")
-    result = bench_answers(size_list, repeats, traces)
+    result = bench_answers(size_list, repeats, traces, grading_timeout or None)
     result.print()
     if json_out is not None:
         result.write(json_out)

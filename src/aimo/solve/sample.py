@@ -17,7 +17,14 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-from aimo.answers import ExtractionConfig, OutputConfig, extract_answer, extract_from_output
+from aimo.answers import (
+    TEXT_TARGETS,
+    ExtractionConfig,
+    OutputConfig,
+    extract_answer,
+    extract_from_output,
+    is_answer,
+)
 from aimo.engines.base import Engine, EngineError, GenerationRequest, Message, ToolCall
 from aimo.problems import Problem
 from aimo.solve.confidence import ConfidenceGate, ConfidenceMeter, record_confidence
@@ -72,7 +79,8 @@ class SampleRunner:
         self.clock = clock
         # "auto" extracts like integer mode: a box always counts, phrases only when they are numbers.
         mode = "math" if strategy.answer_mode == "math" else "integer"
-        self._extraction = ExtractionConfig(mode=mode)
+        # A program's output is the answer only with `answer_from_code`, never by default.
+        self._extraction = ExtractionConfig(mode=mode, targets=TEXT_TARGETS)
         self._output_extraction = OutputConfig(mode=mode)
 
     def temperature(self, sample: Sample) -> float:
@@ -294,6 +302,7 @@ class SampleRunner:
             meta={"problem_id": sample.problem_id, "sample_index": sample.index, "forced": True},
         )
         parts: list[str] = []
+        finish = None
         try:
             async with (
                 asyncio.timeout(self.strategy.force_answer_timeout_s),
@@ -302,9 +311,13 @@ class SampleRunner:
                 async for chunk in stream:
                     parts.append(chunk.text)
                     sample.completion_tokens += chunk.tokens
+                    finish = chunk.finish_reason or finish
         except Exception:  # forcing is best effort (timeout, engine error): the sample stays unanswered
             return
-        sample.text += cue + "".join(parts) + "}"
+        forced = "".join(parts)
+        # Prose (`The value of f(-2)+...`) or a box cut by the token cap is no answer: the box stays open.
+        closed = finish != "length" and is_answer(forced, self._extraction.mode)
+        sample.text += cue + forced + ("}" if closed else "")
         sample.meta["forced"] = True
 
     def _thinking_open(self, messages: list[Message], text: str) -> bool:
