@@ -86,3 +86,19 @@ def processes_of(uid: int) -> list[int]:
         if int(status["Uid"].split()[0]) == uid and not status["State"].strip().startswith("Z"):
             found.append(int(name))
     return found
+
+
+def template_pids() -> list[int]:
+    """Template processes started by this test process."""
+    pids = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open(f"/proc/{name}/stat", "rb") as f:
+                parent = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if parent == os.getpid() and b"aimo.sandbox.zygote" in cmdline:
+            pids.append(int(name))
+    return pids

@@ -78,8 +78,8 @@ _libc.syscall.restype = ctypes.c_long
 # glibc has no pivot_root wrapper; its syscall number by architecture.
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 # The host files every session sees (read-only) besides the interpreter: the C libraries that
-# extension modules and a re-executed interpreter load, and the loader's cache.
-SYSTEM_PATHS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/etc/ld.so.cache")
+# extension modules and a re-executed interpreter load, the loader's cache, and a shell for os.system.
+SYSTEM_PATHS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/etc/ld.so.cache", "/bin/sh")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 
 
@@ -338,6 +338,11 @@ def session_visible_paths() -> tuple[str, ...]:
             real = os.path.realpath(file)
             paths.update(next(([e] for e in entries if real.startswith(e + "/")), []))
     return tuple(sorted(p for p in paths if p and os.path.exists(p)))
+
+
+def minimal_root_paths(visible: tuple[str, ...]) -> list[str]:
+    """The host paths a session sees in its minimal root (read-only), where they exist."""
+    return sorted(p for p in {*visible, *SYSTEM_PATHS} if os.path.lexists(p))
 
 
 def interpreter_paths() -> list[str]:

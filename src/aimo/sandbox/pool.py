@@ -116,6 +116,8 @@ class Worker:
                 self._answer.set_result(frame)
                 self._expected = None
         except ProtocolError as exc:
+            if not reader.at_eof() and not isinstance(exc, ForgedFrame):
+                exc = ForgedFrame(f"the session sent a malformed message: {exc}")
             self._broken = exc
             if self._answer is not None and not self._answer.done():
                 self._answer.set_exception(exc)
@@ -205,6 +207,11 @@ class WorkerPool:
     def isolation(self) -> dict[str, bool]:
         """Which isolation features the OS allowed (see `limits.Isolation`)."""
         return dict(self._template.isolation)
+
+    @property
+    def visible_paths(self) -> tuple[str, ...]:
+        """Host paths a session sees, read-only, in its minimal root (empty: it sees the host's)."""
+        return self._template.visible_paths
 
     @property
     def idle(self) -> int:

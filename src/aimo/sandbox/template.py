@@ -79,6 +79,7 @@ class Template:
         self._orphan_kills: set[asyncio.Future[Any]] = set()
         self._dead = False
         self.isolation: dict[str, bool] = {}
+        self.visible_paths: tuple[str, ...] = ()
         self.warnings: list[str] = []
 
     @property
@@ -123,6 +124,7 @@ class Template:
             await self.close()
             raise SandboxError(f"the sandbox template did not start: {exc!r}") from None
         self.isolation = dict(ready.get("isolation", {}))
+        self.visible_paths = tuple(str(p) for p in ready.get("visible", []))
         self.warnings = [str(w) for w in ready.get("warnings", [])]
         self._reader_task = asyncio.create_task(self._read_replies(reader))
 

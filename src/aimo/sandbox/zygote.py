@@ -145,6 +145,7 @@ class Zygote:
                 "op": "ready",
                 "pid": os.getpid(),
                 "isolation": self._isolation.to_dict(),
+                "visible": limits.minimal_root_paths(self._visible) if self._isolation.minimal_root else [],
                 "warnings": warnings,
             },
         )
