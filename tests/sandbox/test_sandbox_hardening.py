@@ -22,7 +22,8 @@ def require(sandbox, feature: str) -> None:
 @pytest.fixture
 def host_dir():
     """A directory of the host that everyone may enter and write (like /run/lock), outside /tmp."""
-    path = Path.cwd() / f".aimo-sandbox-host-{os.getpid()}"
+    base = Path.cwd() if os.access(Path.cwd(), os.W_OK) else Path.home()
+    path = base / f".aimo-sandbox-host-{os.getpid()}"
     path.mkdir(mode=0o777, exist_ok=True)
     path.chmod(0o1777)
     try:

@@ -465,10 +465,14 @@ def probe(
     for name in wanted:
         attempt = functools.partial(_probe_feature, name, uid, got, visible, syscall_filter)
         got[name] = wanted[name] and _try_in_child(attempt)
+    # In a user namespace of their own, with a root and PID namespace of their own, sessions that
+    # share the harness's uid still cannot reach its files or processes.
+    separated = got["user_namespace"] and got["minimal_root"] and got["pid_namespace"]
+    quiet = {"user_namespace", *(["setuid"] if separated else [])}
     warnings = [
         f"sandbox: {_FEATURE_TEXT[name]} is not available here; {_FEATURE_RISK[name]}"
         for name in wanted
-        if wanted[name] and not got[name] and name != "user_namespace"
+        if wanted[name] and not got[name] and name not in quiet
     ]
     return Isolation(**got), warnings
 

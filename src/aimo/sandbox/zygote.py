@@ -3,8 +3,9 @@
 Process tree, one branch per session:
 
     harness ── zygote (preloaded, single-threaded, never runs user code)
-                 └─ supervisor (root, subreaper; pid 1's parent)
-                      └─ session (pid 1 of its own PID namespace; own uid, mount/net/IPC/UTS namespaces)
+                 └─ supervisor (subreaper; pid 1's parent; counts the session's CPU time)
+                      └─ session (pid 1 of its own PID namespace; own uid or user namespace,
+                                  mount/net/IPC/UTS namespaces, minimal root, seccomp filter)
                            └─ whatever the code starts
 
 Asking for a kill closes the supervisor's pipe; it SIGKILLs the session, and when pid 1 of a PID
@@ -13,7 +14,8 @@ being a subreaper, still has every orphan reparented to it and kills its descend
 left. Either way the supervisor exits only when all of the session's processes are gone, so a
 session's uid and slot are reused only after that.
 
-Messages from the harness: {"op": "spawn", "id"} with the session's socket attached,
+Messages from the harness: {"op": "spawn", "id"} with the session's socket and the write ends of its
+stdout and stderr pipes attached,
 {"op": "kill", "id", "slot"} and {"op": "shutdown", "id"}; each gets {"id", "ok", ...} back.
 """
 
