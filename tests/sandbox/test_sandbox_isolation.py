@@ -173,3 +173,14 @@ def test_degraded_mode_still_contains_and_cleans_up():
     assert after[-1].stdout == "'still here'\n" and all(r.state_lost for r in after[:-1])
     with pytest.raises(ProcessLookupError):
         os.kill(grandchild, 0)
+
+
+def test_an_ordinary_user_gets_namespaces_from_a_user_namespace(sandbox):
+    """Run as a non-root user (CI does): where the kernel lets that user make namespaces, sessions
+    get them all; only the per-session uid needs root."""
+    if os.geteuid() == 0:
+        pytest.skip("runs as an ordinary user (.ci/run runs the sandbox suite as one)")
+    if subprocess.run(["unshare", "-Urpmn", "--fork", "true"], capture_output=True).returncode != 0:
+        pytest.skip("this kernel refuses unprivileged user namespaces")
+    isolation = sandbox.sandbox.isolation
+    assert isolation == {**dict.fromkeys(isolation, True), "setuid": False}, isolation
