@@ -184,3 +184,20 @@ def test_an_ordinary_user_gets_namespaces_from_a_user_namespace(sandbox):
         pytest.skip("this kernel refuses unprivileged user namespaces")
     isolation = sandbox.sandbox.isolation
     assert isolation == {**dict.fromkeys(isolation, True), "setuid": False}, isolation
+
+
+def test_without_namespaces_sessions_cannot_trace_the_harness():
+    """The weakest mode (no namespaces, the harness's own uid) still keeps ptrace away from the
+    supervisor, the template and the harness: the seccomp filter refuses it."""
+    config = SandboxConfig(**LIGHT, namespaces=False, drop_privileges=False, isolate_network=False)
+    attach = (
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.ptrace.restype = ctypes.c_long\n"
+        "PTRACE_ATTACH = 16\nlibc.ptrace(PTRACE_ATTACH, os.getppid(), 0, 0), ctypes.get_errno()"
+    )
+
+    async def body(sb: Sandbox):
+        if not sb.isolation["seccomp"]:
+            pytest.skip("no seccomp filter here (pip install pyseccomp)")
+        return await run_cells(sb, attach)
+
+    assert run_with(config, body)[0].stdout == "(-1, 1)\n"  # EPERM
