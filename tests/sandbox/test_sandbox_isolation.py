@@ -13,7 +13,7 @@ import pytest
 from sandbox_helpers import LIGHT, run_cells, run_with, until_served
 
 from aimo.sandbox import Sandbox, SandboxConfig
-from aimo.sandbox.limits import interpreter_paths
+from aimo.sandbox.rootfs import interpreter_paths
 
 AIMO = Path(sys.executable).parent / "aimo"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 from typing import Any
 
-from aimo.sandbox.limits import NAMESPACE_FLAGS
+from aimo.sandbox.syscalls import NAMESPACE_FLAGS
 
 # New namespaces and mounts (a way back to capabilities), kernel interfaces with a history of
 # exploits (io_uring, bpf, userfaultfd, perf), state shared between sessions of one uid (keyrings,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, NoReturn
 
-from aimo.sandbox import limits
+from aimo.sandbox import limits, rootfs, syscalls
 from aimo.sandbox.output import trim_middle
 from aimo.sandbox.protocol import ProtocolError, clean_text, recv_frame, send_frame
 
@@ -45,7 +45,7 @@ class SessionSpec:
     uid: int
     isolation: limits.Isolation
     limits: limits.ProcessLimits
-    scratch: limits.Scratch
+    scratch: rootfs.Scratch
     host_workdir: str | None
     output_limit: int
     int_max_str_digits: int
@@ -77,9 +77,9 @@ class _SessionProcess:
         if spec.isolation.setuid:
             limits.drop_privileges(spec.uid)
         else:
-            limits.drop_capabilities()
+            syscalls.drop_capabilities()
         # Set after the uid change, which clears it: die with the supervisor, whatever kills it.
-        limits.prctl(limits.PR_SET_PDEATHSIG, signal.SIGKILL)
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
         self._pid = os.getpid()
         os.environ.update(HOME=workdir, TMPDIR=workdir, PWD=workdir)
 

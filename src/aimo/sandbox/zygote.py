@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from aimo.sandbox import limits
+from aimo.sandbox import limits, probe, rootfs, syscalls
 from aimo.sandbox import syscall_filter as syscall_filter_module
 from aimo.sandbox.config import MAX_SLOTS, SandboxConfig
 from aimo.sandbox.protocol import ProtocolError, recv_frame, send_frame
@@ -107,7 +107,7 @@ class Zygote:
         syscall_filter, no_filter = syscall_filter_module.build() if config.seccomp else (None, None)
         if no_filter:
             warnings.append(f"sandbox: no seccomp filter: {no_filter}")
-        self._visible = limits.session_visible_paths()
+        self._visible = rootfs.session_visible_paths()
         gc.collect()
         gc.freeze()  # keeps the preloaded heap out of GC passes, so forks share its pages for longer
         self._uid_base = config.uid_base if config.uid_base is not None else 100_000 + os.getpid() * MAX_SLOTS
@@ -122,7 +122,7 @@ class Zygote:
             setuid=config.drop_privileges,
             seccomp=syscall_filter is not None,
         )
-        self._isolation, refused = limits.probe(want, self._uid_base, self._visible, syscall_filter)
+        self._isolation, refused = probe.probe(want, self._uid_base, self._visible, syscall_filter)
         self._syscall_filter = syscall_filter if self._isolation.seccomp else None
         warnings += refused
         self._root: str | None = None if self._isolation.mount_namespace else root
@@ -147,7 +147,7 @@ class Zygote:
                 "op": "ready",
                 "pid": os.getpid(),
                 "isolation": self._isolation.to_dict(),
-                "visible": limits.minimal_root_paths(self._visible) if self._isolation.minimal_root else [],
+                "visible": rootfs.minimal_root_paths(self._visible) if self._isolation.minimal_root else [],
                 "warnings": warnings,
             },
         )
@@ -222,7 +222,7 @@ class Zygote:
                 uid,
                 self._isolation,
                 self._limits,
-                limits.Scratch(self._config.disk_mb << 20, self._config.disk_files),
+                rootfs.Scratch(self._config.disk_mb << 20, self._config.disk_files),
                 workdir,
                 self._config.output_limit_bytes,
                 self._config.int_max_str_digits,
@@ -299,11 +299,11 @@ def _supervise(session_fds: tuple[int, int, int], kill_r: int, spec: SessionSpec
     code = SUPERVISOR_FAILED
     try:
         limits.close_fds_except({0, 1, 2, *session_fds, kill_r})
-        limits.prctl(limits.PR_SET_CHILD_SUBREAPER, 1)
+        syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
         if spec.isolation.user_namespace:
             limits.enter_user_namespace()
         if spec.isolation.pid_namespace:
-            limits.unshare(limits.CLONE_NEWPID)
+            syscalls.unshare(syscalls.CLONE_NEWPID)
         pid = os.fork()
         if pid == 0:
             os.close(kill_r)
