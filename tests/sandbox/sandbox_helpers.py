@@ -13,6 +13,8 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from aimo.sandbox import ExecResult, Sandbox, SandboxConfig, Session
 
 # Generous: the machine is shared and slow calls must not fail by accident. Tests that want a
@@ -55,6 +57,19 @@ def run_with(config: SandboxConfig, body: Body) -> Any:
             return await body(sandbox)
 
     return asyncio.run(main())
+
+
+def run_cells_with(config: SandboxConfig, *cells: str, needs: str) -> list[ExecResult]:
+    """Run cells in one session of a sandbox of their own; skip the test where the OS refuses the
+    isolation feature `needs`."""
+
+    async def body(sb: Sandbox) -> list[ExecResult]:
+        if not sb.isolation[needs]:
+            pytest.skip(f"no {needs} here")
+        return await run_cells(sb, *cells)
+
+    result: list[ExecResult] = run_with(config, body)
+    return result
 
 
 async def run_cells(sandbox: Sandbox, *cells: str, timeout: float | None = None) -> list[ExecResult]:

@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import LIGHT, run_cells, run_with, template_pids
+from sandbox_helpers import LIGHT, run_cells, run_cells_with, run_with, template_pids
 
 from aimo.sandbox import Sandbox, SandboxConfig
 
@@ -112,12 +112,8 @@ def test_the_private_tmp_holds_a_bounded_number_of_files():
         "        made += 1\nexcept OSError as e:\n    print(e.strerror)\nmade < 200"
     )
 
-    async def body(sb: Sandbox):
-        if not sb.isolation["mount_namespace"]:
-            pytest.skip("no mount namespace here")
-        return await run_cells(sb, flood)
-
-    assert run_with(config, body)[0].stdout == "No space left on device\nTrue\n"
+    result = run_cells_with(config, flood, needs="mount_namespace")[0]
+    assert result.stdout == "No space left on device\nTrue\n"
 
 
 # A cell that finds its session's socket and the request it is running, as an attacker would.

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import LIGHT, run_cells, run_with, until_served
+from sandbox_helpers import LIGHT, run_cells, run_cells_with, run_with, until_served
 
 from aimo.sandbox import Sandbox, SandboxConfig
 from aimo.sandbox.rootfs import interpreter_paths
@@ -196,9 +196,4 @@ def test_without_namespaces_sessions_cannot_trace_the_harness():
         "PTRACE_ATTACH = 16\nlibc.ptrace(PTRACE_ATTACH, os.getppid(), 0, 0), ctypes.get_errno()"
     )
 
-    async def body(sb: Sandbox):
-        if not sb.isolation["seccomp"]:
-            pytest.skip("no seccomp filter here (pip install pyseccomp)")
-        return await run_cells(sb, attach)
-
-    assert run_with(config, body)[0].stdout == "(-1, 1)\n"  # EPERM
+    assert run_cells_with(config, attach, needs="seccomp")[0].stdout == "(-1, 1)\n"  # EPERM

@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from aimo.sandbox import syscalls
 from aimo.sandbox.limits import Isolation, drop_privileges, enter_user_namespace
 from aimo.sandbox.rootfs import (
     PRIVATE_TMP,
@@ -17,22 +18,6 @@ from aimo.sandbox.rootfs import (
     expose_paths,
     interpreter_paths,
     unreadable,
-)
-from aimo.sandbox.syscalls import (
-    CLONE_NEWIPC,
-    CLONE_NEWNET,
-    CLONE_NEWNS,
-    CLONE_NEWPID,
-    CLONE_NEWUTS,
-    MS_NODEV,
-    MS_NOEXEC,
-    MS_NOSUID,
-    MS_PRIVATE,
-    MS_REC,
-    PR_SET_NO_NEW_PRIVS,
-    mount,
-    prctl,
-    unshare,
 )
 
 
@@ -96,41 +81,41 @@ def _probe_feature(
             raise OSError(errno.EPERM, "root needs no user namespace")
         enter_user_namespace()
     elif name == "pid_namespace":
-        unshare(CLONE_NEWPID)
+        syscalls.unshare(syscalls.CLONE_NEWPID)
         if not _try_in_child(_require_pid_1):
             raise OSError(errno.EPERM, "not pid 1 in the new PID namespace")
     elif name == "mount_namespace":
-        unshare(CLONE_NEWNS)
-        mount(None, "/", None, MS_REC | MS_PRIVATE)
-        mount("tmpfs", PRIVATE_TMP, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
+        syscalls.unshare(syscalls.CLONE_NEWNS)
+        syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+        syscalls.mount("tmpfs", PRIVATE_TMP, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_NODEV, "size=1m")
     elif name == "private_proc":
         if not (got["pid_namespace"] and got["mount_namespace"]):
             raise OSError(errno.EPERM, "needs PID and mount namespaces")
-        unshare(CLONE_NEWPID)
+        syscalls.unshare(syscalls.CLONE_NEWPID)
         if not _try_in_child(_mount_proc):
             raise OSError(errno.EPERM, "cannot mount proc")
     elif name == "minimal_root":
         if not got["mount_namespace"]:
             raise OSError(errno.EPERM, "needs a mount namespace")
         if got["pid_namespace"]:
-            unshare(CLONE_NEWPID)
+            syscalls.unshare(syscalls.CLONE_NEWPID)
         own_proc = got["private_proc"]
         if not _try_in_child(functools.partial(_minimal_root_works, visible, own_proc)):
             raise OSError(errno.EPERM, "cannot build a minimal root")
     elif name == "network_namespace":
-        unshare(CLONE_NEWNET)
+        syscalls.unshare(syscalls.CLONE_NEWNET)
     elif name == "ipc_uts_namespaces":
-        unshare(CLONE_NEWIPC | CLONE_NEWUTS)
+        syscalls.unshare(syscalls.CLONE_NEWIPC | syscalls.CLONE_NEWUTS)
     elif name == "setuid":
         if got["minimal_root"]:
             if got["pid_namespace"]:
-                unshare(CLONE_NEWPID)
+                syscalls.unshare(syscalls.CLONE_NEWPID)
             if not _try_in_child(functools.partial(_own_uid_works, uid, visible, got["private_proc"])):
                 raise PermissionError("cannot switch uid")
             return
         if got["mount_namespace"]:
-            unshare(CLONE_NEWNS)
-            mount(None, "/", None, MS_REC | MS_PRIVATE)
+            syscalls.unshare(syscalls.CLONE_NEWNS)
+            syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
             expose_paths(interpreter_paths())
         drop_privileges(uid)
         if unreadable(interpreter_paths()):
@@ -138,21 +123,21 @@ def _probe_feature(
     elif name == "seccomp":
         if syscall_filter is None:
             raise OSError(errno.ENOSYS, "no filter")
-        prctl(PR_SET_NO_NEW_PRIVS, 1)
+        syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
         syscall_filter.load()
 
 
 def _minimal_root_works(visible: tuple[str, ...], own_proc: bool) -> None:
-    unshare(CLONE_NEWNS)
-    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    syscalls.unshare(syscalls.CLONE_NEWNS)
+    syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
     enter_minimal_root(visible, Scratch(1 << 20, 64), (os.getuid(), os.getgid()), own_proc)
     if unreadable(list(visible)):
         raise PermissionError("the interpreter is not visible in the minimal root")
 
 
 def _own_uid_works(uid: int, visible: tuple[str, ...], own_proc: bool) -> None:
-    unshare(CLONE_NEWNS)
-    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    syscalls.unshare(syscalls.CLONE_NEWNS)
+    syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
     enter_minimal_root(visible, Scratch(1 << 20, 64), (uid, uid), own_proc)
     drop_privileges(uid)
     if unreadable(list(visible)):
@@ -165,9 +150,9 @@ def _require_pid_1() -> None:
 
 
 def _mount_proc() -> None:
-    unshare(CLONE_NEWNS)
-    mount(None, "/", None, MS_REC | MS_PRIVATE)
-    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    syscalls.unshare(syscalls.CLONE_NEWNS)
+    syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+    syscalls.mount("proc", "/proc", "proc", syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC)
 
 
 def _try_in_child(action: Callable[[], None]) -> bool:
