@@ -4,6 +4,7 @@ import ast
 import json
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -181,6 +182,8 @@ def test_an_ordinary_user_gets_namespaces_from_a_user_namespace(sandbox):
     get them all; only the per-session uid needs root."""
     if os.geteuid() == 0:
         pytest.skip("runs as an ordinary user (.ci/run runs the sandbox suite as one)")
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1) here to ask the kernel")
     if subprocess.run(["unshare", "-Urpmn", "--fork", "true"], capture_output=True).returncode != 0:
         pytest.skip("this kernel refuses unprivileged user namespaces")
     isolation = sandbox.sandbox.isolation

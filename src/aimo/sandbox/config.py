@@ -70,7 +70,7 @@ class SandboxConfig(BaseModel):
         "packages (read-only) and the private /tmp; False: the host's whole file system.",
     )
     seccomp: bool = Field(True, description="Refuse system calls math code never needs (needs pyseccomp).")
-    drop_privileges: bool = Field(True, description="Run each session as its own unprivileged uid.")
+    drop_privileges: bool = Field(True, description="Run each session as its own uid (needs root).")
     uid_base: int | None = Field(
         None, ge=1000, description="First uid of this sandbox's sessions; None: derived from the pid."
     )
