@@ -59,13 +59,20 @@ def run_with(config: SandboxConfig, body: Body) -> Any:
     return asyncio.run(main())
 
 
+def unavailable(feature: str) -> str:
+    """Why a test of `feature` skips (with how to get it, where a package gives it)."""
+    if feature == "seccomp":
+        return "no seccomp filter here: pip install pyseccomp (needs libseccomp.so.2)"
+    return f"{feature} is not available on this machine"
+
+
 def run_cells_with(config: SandboxConfig, *cells: str, needs: str) -> list[ExecResult]:
     """Run cells in one session of a sandbox of their own; skip the test where the OS refuses the
     isolation feature `needs`."""
 
     async def body(sb: Sandbox) -> list[ExecResult]:
         if not sb.isolation[needs]:
-            pytest.skip(f"no {needs} here")
+            pytest.skip(unavailable(needs))
         return await run_cells(sb, *cells)
 
     result: list[ExecResult] = run_with(config, body)

@@ -9,14 +9,14 @@ import socket
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import LIGHT, run_cells, run_cells_with, run_with, template_pids
+from sandbox_helpers import LIGHT, run_cells, run_cells_with, run_with, template_pids, unavailable
 
 from aimo.sandbox import Sandbox, SandboxConfig
 
 
 def require(sandbox, feature: str) -> None:
     if not sandbox.sandbox.isolation[feature]:
-        pytest.skip(f"{feature} is not available on this machine")
+        pytest.skip(unavailable(feature))
 
 
 @pytest.fixture
