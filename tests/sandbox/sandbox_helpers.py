@@ -13,6 +13,8 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from aimo.sandbox import ExecResult, Sandbox, SandboxConfig, Session
 
 # Generous: the machine is shared and slow calls must not fail by accident. Tests that want a
@@ -57,6 +59,26 @@ def run_with(config: SandboxConfig, body: Body) -> Any:
     return asyncio.run(main())
 
 
+def unavailable(feature: str) -> str:
+    """Why a test of `feature` skips (with how to get it, where a package gives it)."""
+    if feature == "seccomp":
+        return "no seccomp filter here: pip install pyseccomp (needs libseccomp.so.2)"
+    return f"{feature} is not available on this machine"
+
+
+def run_cells_with(config: SandboxConfig, *cells: str, needs: str) -> list[ExecResult]:
+    """Run cells in one session of a sandbox of their own; skip the test where the OS refuses the
+    isolation feature `needs`."""
+
+    async def body(sb: Sandbox) -> list[ExecResult]:
+        if not sb.isolation[needs]:
+            pytest.skip(unavailable(needs))
+        return await run_cells(sb, *cells)
+
+    result: list[ExecResult] = run_with(config, body)
+    return result
+
+
 async def run_cells(sandbox: Sandbox, *cells: str, timeout: float | None = None) -> list[ExecResult]:
     """Run cells one after another in one new session, which is then closed."""
     async with await sandbox.session() as session:
@@ -86,3 +108,19 @@ def processes_of(uid: int) -> list[int]:
         if int(status["Uid"].split()[0]) == uid and not status["State"].strip().startswith("Z"):
             found.append(int(name))
     return found
+
+
+def template_pids() -> list[int]:
+    """Template processes started by this test process."""
+    pids = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open(f"/proc/{name}/stat", "rb") as f:
+                parent = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if parent == os.getpid() and b"aimo.sandbox.zygote" in cmdline:
+            pids.append(int(name))
+    return pids

@@ -4,16 +4,17 @@ import ast
 import json
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import LIGHT, run_cells, run_with, until_served
+from sandbox_helpers import LIGHT, run_cells, run_cells_with, run_with, until_served
 
 from aimo.sandbox import Sandbox, SandboxConfig
-from aimo.sandbox.limits import interpreter_paths
+from aimo.sandbox.rootfs import interpreter_paths
 
 AIMO = Path(sys.executable).parent / "aimo"
 
@@ -101,7 +102,8 @@ def test_private_tmp_is_invisible_to_the_host_and_gone_after_close(sandbox):
 
     first, second = sandbox(body)
     # A Python installed below /tmp (a CI clone's virtualenv) is bound back in, read-only.
-    own = {p.split("/")[2] for p in interpreter_paths() if p.startswith("/tmp/")}
+    shown = sandbox.sandbox.visible_paths or interpreter_paths()
+    own = {p.split("/")[2] for p in shown if p.startswith("/tmp/")}
     cwd, listing = ast.literal_eval(first.stdout)
     assert cwd == "/tmp" and set(listing) == {marker} | own
     assert not Path("/tmp", marker).exists()
@@ -173,3 +175,28 @@ def test_degraded_mode_still_contains_and_cleans_up():
     assert after[-1].stdout == "'still here'\n" and all(r.state_lost for r in after[:-1])
     with pytest.raises(ProcessLookupError):
         os.kill(grandchild, 0)
+
+
+def test_an_ordinary_user_gets_namespaces_from_a_user_namespace(sandbox):
+    """Run as a non-root user (CI does): where the kernel lets that user make namespaces, sessions
+    get them all; only the per-session uid needs root."""
+    if os.geteuid() == 0:
+        pytest.skip("runs as an ordinary user (.ci/run runs the sandbox suite as one)")
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1) here to ask the kernel")
+    if subprocess.run(["unshare", "-Urpmn", "--fork", "true"], capture_output=True).returncode != 0:
+        pytest.skip("this kernel refuses unprivileged user namespaces")
+    isolation = sandbox.sandbox.isolation
+    assert isolation == {**dict.fromkeys(isolation, True), "setuid": False}, isolation
+
+
+def test_without_namespaces_sessions_cannot_trace_the_harness():
+    """The weakest mode (no namespaces, the harness's own uid) still keeps ptrace away from the
+    supervisor, the template and the harness: the seccomp filter refuses it."""
+    config = SandboxConfig(**LIGHT, namespaces=False, drop_privileges=False, isolate_network=False)
+    attach = (
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.ptrace.restype = ctypes.c_long\n"
+        "PTRACE_ATTACH = 16\nlibc.ptrace(PTRACE_ATTACH, os.getppid(), 0, 0), ctypes.get_errno()"
+    )
+
+    assert run_cells_with(config, attach, needs="seccomp")[0].stdout == "(-1, 1)\n"  # EPERM

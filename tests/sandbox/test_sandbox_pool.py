@@ -6,25 +6,9 @@ import signal
 
 import pytest
 import sympy
-from sandbox_helpers import LIGHT, processes_of, run_with, until_served
+from sandbox_helpers import LIGHT, processes_of, run_with, template_pids, until_served
 
 from aimo.sandbox import Sandbox, SandboxConfig
-
-
-def template_pids() -> list[int]:
-    """Template processes started by this test process."""
-    pids = []
-    for name in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                cmdline = f.read()
-            with open(f"/proc/{name}/stat", "rb") as f:
-                parent = int(f.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, ValueError):
-            continue
-        if parent == os.getpid() and b"aimo.sandbox.zygote" in cmdline:
-            pids.append(int(name))
-    return pids
 
 
 def test_64_sessions_at_once(sandbox):

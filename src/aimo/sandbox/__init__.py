@@ -7,9 +7,10 @@
             result.to_model_text(4000)  # what goes back to the model
 
 Sessions fork from a template process that has already imported the usual modules, so a session
-starts in milliseconds; each runs as its own uid in its own PID, mount, network, IPC and UTS
-namespaces where the OS allows (see docs/sandbox.md), with per-call wall-clock and CPU limits and
-per-session memory, process, file-size and output limits.
+starts in milliseconds; each runs as its own uid (as root) or in a user namespace of its own (as an
+ordinary user), in its own PID, mount, network, IPC and UTS namespaces, in a minimal read-only root
+under a seccomp filter, where the OS allows (see docs/sandbox.md), with per-call wall-clock and CPU
+limits and per-session CPU, memory, process, file-size, disk and output limits.
 
 The text for the model (`ExecResult.to_model_text`) is, joined by newlines, leaving out empty parts:
 

@@ -44,9 +44,15 @@ class SandboxConfig(BaseModel):
     max_processes: int | None = Field(64, ge=4, description="Processes + threads (RLIMIT_NPROC, own uid).")
     max_file_mb: int | None = Field(64, ge=1, description="Largest file the code may write (RLIMIT_FSIZE).")
     disk_mb: int = Field(256, ge=1, description="Size of the private tmpfs (only with a mount namespace).")
+    disk_files: int = Field(
+        10_000, ge=64, description="Files and directories the private tmpfs can hold (its nr_inodes)."
+    )
     max_open_files: int = Field(256, ge=32, description="RLIMIT_NOFILE.")
     session_cpu_s: float | None = Field(
-        None, gt=0, description="CPU seconds over a whole session (hard RLIMIT_CPU); None: no cap."
+        600.0,
+        gt=0,
+        description="CPU seconds over a whole session, all its processes together (counted by the "
+        "sandbox, and the hard RLIMIT_CPU of each); None: no cap.",
     )
     int_max_str_digits: int = Field(
         0, ge=0, description="sys.set_int_max_str_digits in sessions; 0: no limit (competition math)."
@@ -55,7 +61,16 @@ class SandboxConfig(BaseModel):
     # -- isolation (each degrades with a logged warning where the OS refuses it)
     isolate_network: bool = Field(True, description="New network namespace: no interfaces but a down lo.")
     namespaces: bool = Field(True, description="PID, mount, IPC and UTS namespaces; private /proc and /tmp.")
-    drop_privileges: bool = Field(True, description="Run each session as its own unprivileged uid.")
+    user_namespace: bool = Field(
+        True, description="Without root, get the namespaces from an unprivileged user namespace."
+    )
+    minimal_root: bool = Field(
+        True,
+        description="With a mount namespace, show only the interpreter, its libraries and the preloaded "
+        "packages (read-only) and the private /tmp; False: the host's whole file system.",
+    )
+    seccomp: bool = Field(True, description="Refuse system calls math code never needs (needs pyseccomp).")
+    drop_privileges: bool = Field(True, description="Run each session as its own uid (needs root).")
     uid_base: int | None = Field(
         None, ge=1000, description="First uid of this sandbox's sessions; None: derived from the pid."
     )

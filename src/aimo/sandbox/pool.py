@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
 import socket
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from aimo.sandbox.capture import Output, OutputCapture
 from aimo.sandbox.config import SandboxConfig
 from aimo.sandbox.errors import SandboxError
-from aimo.sandbox.protocol import ProtocolError, encode, read_frame
+from aimo.sandbox.output import trim_middle
+from aimo.sandbox.protocol import ProtocolError, clean_text, encode, read_frame
 from aimo.sandbox.template import UNKNOWN_EXIT, Template
 
 logger = logging.getLogger("aimo.sandbox")
@@ -20,15 +24,25 @@ logger = logging.getLogger("aimo.sandbox")
 ORPHAN_EXIT_TIMEOUT_S = 10.0
 
 
+class ForgedFrame(ProtocolError):
+    """The session sent a message the harness did not ask for (only code in a cell would)."""
+
+
 class Worker:
-    """One live session process: send it cells, read what it sends back, kill it (once)."""
+    """One live session process: send it cells, read its answers and output, kill it (once).
+
+    The process runs hostile code, so the harness takes exactly one answer per request, carrying the
+    request's random nonce; anything else ends the session (`ForgedFrame`). Output is read from pipes
+    only the harness holds, and cut to the limit here.
+    """
 
     def __init__(
         self,
         template: Template,
         spawned: dict[str, Any],
         sock: socket.socket,
-        max_frame: int,
+        output: OutputCapture,
+        config: SandboxConfig,
         on_gone: Callable[[], None],
     ) -> None:
         self.slot = int(spawned["slot"])
@@ -36,12 +50,14 @@ class Worker:
         self.workdir = str(spawned.get("workdir") or "")
         self._template = template
         self._sock = sock
-        self._max_frame = max_frame
+        self._output = output
+        self._output_limit = config.output_limit_bytes
+        # An answer holds a traceback (cut to the output limit); JSON may escape 6:1.
+        self._max_frame = 6 * config.output_limit_bytes + (1 << 16)
         self._on_gone = on_gone
-        self._seq = 0
-        self._running_seq = 0
-        # Bounded, so a session flooding us with frames blocks itself instead of filling our memory.
-        self._frames: asyncio.Queue[dict[str, Any] | ProtocolError] = asyncio.Queue(maxsize=8)
+        self._expected: tuple[str, str | None] | None = None
+        self._answer: asyncio.Future[dict[str, Any]] | None = None
+        self._broken: ProtocolError | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -57,81 +73,96 @@ class Worker:
             and not self._reader_task.done()
         )
 
+    @property
+    def forged(self) -> bool:
+        """Whether the session was ended for sending a message nobody asked for."""
+        return isinstance(self._broken, ForgedFrame)
+
     async def connect(self, timeout: float) -> None:
         """Wait for the session process to report that it is set up."""
         self._reader, self._writer = await asyncio.open_unix_connection(sock=self._sock)
+        answer = self._expect("ready", None)
         self._reader_task = asyncio.create_task(self._read_frames(self._reader))
         try:
-            ready = await asyncio.wait_for(self._next_frame(), timeout)
+            ready = await asyncio.wait_for(answer, timeout)
         except (TimeoutError, ProtocolError) as exc:
             raise SandboxError(f"a sandbox session did not start: {exc!r}") from None
         if ready.get("op") != "ready":
             raise SandboxError(f"a sandbox session failed to start: {ready.get('error', ready)}")
         self.workdir = str(ready.get("workdir") or self.workdir)
 
+    def _expect(self, op: str, nonce: str | None) -> asyncio.Future[dict[str, Any]]:
+        if self._broken is not None:
+            raise self._broken
+        self._expected = (op, nonce)
+        self._answer = asyncio.get_running_loop().create_future()
+        return self._answer
+
+    def _accepts(self, frame: dict[str, Any]) -> bool:
+        if self._expected is None or self._answer is None or self._answer.done():
+            return False
+        op, nonce = self._expected
+        if op == "ready":
+            return frame.get("op") in ("ready", "fatal")
+        return frame.get("op") == op and frame.get("nonce") == nonce
+
     async def _read_frames(self, reader: asyncio.StreamReader) -> None:
         try:
             while True:
-                await self._frames.put(await read_frame(reader, self._max_frame))
+                frame = await read_frame(reader, self._max_frame)
+                if not self._accepts(frame):
+                    raise ForgedFrame("the session sent a message the sandbox did not ask for")
+                assert self._answer is not None
+                self._answer.set_result(frame)
+                self._expected = None
         except ProtocolError as exc:
-            await self._frames.put(exc)
+            if not reader.at_eof() and not isinstance(exc, ForgedFrame):
+                exc = ForgedFrame(f"the session sent a malformed message: {exc}")
+            self._broken = exc
+            if self._answer is not None and not self._answer.done():
+                self._answer.set_exception(exc)
 
-    async def _next_frame(self) -> dict[str, Any]:
-        frame = await self._frames.get()
-        if isinstance(frame, ProtocolError):
-            self._frames.put_nowait(frame)  # every later read fails the same way
-            raise frame
-        return frame
-
-    async def _send(self, message: dict[str, Any]) -> int:
+    async def _send(self, message: dict[str, Any]) -> None:
         if self._writer is None:
             raise ProtocolError("not connected")
-        self._seq += 1
         try:
-            self._writer.write(encode({**message, "seq": self._seq}))
+            self._writer.write(encode(message))
             await self._writer.drain()
         except (ConnectionError, RuntimeError) as exc:
             raise ProtocolError(f"cannot send: {exc!r}") from None
-        return self._seq
-
-    async def _reply(self, accept: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        while True:
-            frame = await self._next_frame()
-            if accept(frame):
-                return frame  # anything else is a stale answer to an earlier request
 
     async def run(self, code: str, cpu_s: float, timeout: float) -> dict[str, Any]:
-        """Run a cell; raises TimeoutError past `timeout`, ProtocolError if the process died."""
-
-        async def call() -> dict[str, Any]:
-            self._running_seq = await self._send({"op": "run", "code": code, "cpu_s": cpu_s})
-            return await self._reply(lambda f: f.get("op") == "result" and f.get("seq") == self._running_seq)
-
-        return await asyncio.wait_for(call(), timeout)
-
-    async def flush(self, grace: float) -> dict[str, Any] | None:
-        """What the running cell printed so far, or its result if it just finished; None if stuck."""
-
-        async def call() -> dict[str, Any]:
-            seq = await self._send({"op": "flush"})
-            return await self._reply(
-                lambda f: (f.get("op"), f.get("seq")) in (("partial", seq), ("result", self._running_seq))
-            )
-
+        """Run a cell; its answer ({"error", "memory_exceeded", "cpu_exceeded"}, checked, error cut to
+        the output limit). Raises TimeoutError past `timeout`, ProtocolError if the process died or
+        forged a message; `take_output` has what the cell printed either way."""
+        nonce = secrets.token_hex(16)
+        answer = self._expect("result", nonce)
+        self._output.start()
         try:
-            return await asyncio.wait_for(call(), grace)
-        except (TimeoutError, ProtocolError):
-            return None
+            await self._send({"op": "run", "nonce": nonce, "code": code, "cpu_s": cpu_s})
+            frame = await asyncio.wait_for(answer, timeout)
+        finally:
+            self._output.stop()
+        error = frame.get("error")
+        return {
+            "error": trim_middle(clean_text(error), self._output_limit) if isinstance(error, str) else None,
+            "memory_exceeded": frame.get("memory_exceeded") is True,
+            "cpu_exceeded": frame.get("cpu_exceeded") is True,
+        }
+
+    def take_output(self) -> Output:
+        """What the last call printed (and whatever was left in the pipes before it)."""
+        return self._output.take()
 
     async def kill(self) -> dict[str, Any]:
-        """Kill the process and all it started; how it ended ({"code", "signal"}). Idempotent."""
+        """Kill the process and all it started; how it ended ({"code", "signal", ...}). Idempotent."""
         if self._kill_task is None:
             self._kill_task = asyncio.ensure_future(self._kill())
         return await asyncio.shield(self._kill_task)
 
     async def _kill(self) -> dict[str, Any]:
         # Its socket closed already: it is probably exiting on its own, and can say how.
-        grace = self._reader_task is not None and self._reader_task.done()
+        grace = self._reader_task is not None and self._reader_task.done() and not self.forged
         try:
             if self._template.alive:
                 return await self._template.kill(self.slot, grace)
@@ -149,6 +180,7 @@ class Worker:
                 self._sock.close()
             if self._reader_task is not None:
                 self._reader_task.cancel()
+            self._output.close()
             self._on_gone()
 
     async def _read_to_eof(self) -> None:
@@ -170,13 +202,16 @@ class WorkerPool:
         self._background: set[asyncio.Future[Any]] = set()
         self._filled = asyncio.Event()
         self._closed = False
-        # A session's answer holds two streams and a traceback, each bounded; JSON may escape 6:1.
-        self._max_frame = 24 * config.output_limit_bytes + (1 << 16)
 
     @property
     def isolation(self) -> dict[str, bool]:
         """Which isolation features the OS allowed (see `limits.Isolation`)."""
         return dict(self._template.isolation)
+
+    @property
+    def visible_paths(self) -> tuple[str, ...]:
+        """Host paths a session sees, read-only, in its minimal root (empty: it sees the host's)."""
+        return self._template.visible_paths
 
     @property
     def idle(self) -> int:
@@ -226,15 +261,20 @@ class WorkerPool:
         await self._slots.acquire()
         gone = _Once(self._slots.release)
         session_end, worker_end = socket.socketpair()
+        (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe()
+        output = OutputCapture(out_r, err_r, self._config.output_limit_bytes)
         try:
-            template, spawned = await self._spawn_through_template(worker_end)
-            worker = Worker(template, spawned, session_end, self._max_frame, gone)
+            template, spawned = await self._spawn_through_template(worker_end, out_w, err_w)
+            worker = Worker(template, spawned, session_end, output, self._config, gone)
         except BaseException:
             session_end.close()
+            output.close()
             gone()
             raise
         finally:
             worker_end.close()
+            os.close(out_w)
+            os.close(err_w)
         try:
             await worker.connect(self._config.start_timeout_s)
         except BaseException:
@@ -242,14 +282,16 @@ class WorkerPool:
             raise
         return worker
 
-    async def _spawn_through_template(self, worker_end: socket.socket) -> tuple[Template, dict[str, Any]]:
+    async def _spawn_through_template(
+        self, worker_end: socket.socket, out_w: int, err_w: int
+    ) -> tuple[Template, dict[str, Any]]:
         """Ask the template for a session, starting a new template once if this one died."""
         for attempt in range(2):
             if not self._template.alive:
                 await self._restart_template()
             template = self._template
             try:
-                return template, await template.spawn(worker_end)
+                return template, await template.spawn(worker_end, out_w, err_w)
             except SandboxError:
                 if template.alive or attempt:
                     raise

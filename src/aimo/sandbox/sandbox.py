@@ -25,8 +25,15 @@ class Sandbox:
 
     @property
     def isolation(self) -> dict[str, bool]:
-        """Which isolation features the OS allowed (PID/mount/network namespaces, per-session uid...)."""
+        """Which isolation features the OS allowed (user/PID/mount/network namespaces, minimal root,
+        per-session uid, seccomp...); each one the config asked for but the OS refused was logged."""
         return self._require_pool().isolation
+
+    @property
+    def visible_paths(self) -> tuple[str, ...]:
+        """Host paths a session sees (read-only) besides its own /tmp, /proc and a few devices;
+        empty where there is no minimal root and sessions see the whole host file system."""
+        return self._require_pool().visible_paths
 
     async def start(self) -> Sandbox:
         """Start the template process and begin filling the warm pool (done by `async with`)."""

@@ -8,15 +8,13 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from aimo.sandbox.capture import Output
 from aimo.sandbox.config import SandboxConfig
 from aimo.sandbox.errors import SandboxError
 from aimo.sandbox.pool import Worker, WorkerPool
-from aimo.sandbox.protocol import ProtocolError, clean_text
+from aimo.sandbox.protocol import ProtocolError
 from aimo.sandbox.result import ExecResult
 from aimo.sandbox.template import describe_exit
-
-# How long a cell that ran out of time gets to hand over what it printed before it is killed.
-FLUSH_GRACE_S = 0.5
 
 
 class Session:
@@ -70,24 +68,19 @@ class Session:
             try:
                 reply = await worker.run(code, self._config.call_cpu_s(timeout), timeout)
             except TimeoutError:
-                partial = await worker.flush(FLUSH_GRACE_S)
-                if partial is not None and partial.get("op") == "result":
-                    return _result(partial, started, state_lost)  # it finished in the meantime
+                output = worker.take_output()
                 await self._lose(worker)
-                return _result(
-                    partial or {},
-                    started,
-                    True,
-                    timed_out=True,
-                    killed=True,
-                    error=f"TimeoutError: the code ran longer than {timeout:g} s and was stopped",
-                )
+                error = f"TimeoutError: the code ran longer than {timeout:g} s and was stopped"
+                return _result({"error": error}, output, started, True, timed_out=True, killed=True)
             except ProtocolError:
+                output = worker.take_output()
                 exit_info = await self._lose(worker)
                 what = describe_exit(exit_info)
-                if self._closed:
+                if worker.forged:
+                    what = "the code sent the sandbox a message it did not ask for, and was stopped"
+                elif self._closed:
                     what = "the session was closed while the code ran"
-                return _result({}, started, True, error=f"SystemError: {what}", killed=True)
+                return _result({"error": f"SystemError: {what}"}, output, started, True, killed=True)
             except BaseException:
                 # Cancelled mid-call: the cell's state is unknown, so the process goes.
                 if self._worker is worker:
@@ -95,7 +88,7 @@ class Session:
                     self._lost_state = True
                 self._pool.discard(worker)
                 raise
-            return _result(reply, started, state_lost)
+            return _result(reply, worker.take_output(), started, state_lost)
 
     async def _lose(self, worker: Worker) -> dict[str, Any]:
         if self._worker is worker:
@@ -125,28 +118,21 @@ class Session:
 
 def _result(
     reply: dict[str, Any],
+    output: Output,
     started: float,
     state_lost: bool,
     timed_out: bool = False,
-    error: str | None = None,
     killed: bool = False,
 ) -> ExecResult:
-    """An ExecResult from a session's answer, which is checked: the process ran hostile code."""
-
-    def text(key: str) -> str:
-        value = reply.get(key)
-        return clean_text(value) if isinstance(value, str) else ""
-
-    if error is None and isinstance(reply.get("error"), str):
-        error = text("error")
+    """An ExecResult from a session's checked answer and the output the harness read."""
     return ExecResult(
-        stdout=text("stdout"),
-        stderr=text("stderr"),
-        error=error,
+        stdout=output.stdout,
+        stderr=output.stderr,
+        error=reply.get("error"),
         timed_out=timed_out or reply.get("cpu_exceeded") is True,
         memory_exceeded=reply.get("memory_exceeded") is True,
         killed=killed,
         duration_s=time.perf_counter() - started,
-        truncated=reply.get("truncated") is True,
+        truncated=output.truncated,
         state_lost=state_lost,
     )

@@ -7,10 +7,12 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from typing import Any
 
 from aimo.sandbox.config import SandboxConfig
@@ -20,7 +22,7 @@ from aimo.sandbox.zygote import BOOTSTRAP
 
 # Thread pools of numerical libraries would make every session start threads (and fork unsafely).
 _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-UNKNOWN_EXIT: dict[str, Any] = {"code": None, "signal": None, "killed": False}
+UNKNOWN_EXIT: dict[str, Any] = {"code": None, "signal": None, "killed": False, "cpu_exceeded": False}
 
 
 def template_env(config: SandboxConfig, python: str) -> dict[str, str]:
@@ -40,6 +42,8 @@ def template_env(config: SandboxConfig, python: str) -> dict[str, str]:
 def describe_exit(exit_info: dict[str, Any]) -> str:
     """How a session process ended, in words for the model."""
     sig, code = exit_info.get("signal"), exit_info.get("code")
+    if exit_info.get("cpu_exceeded"):
+        return "the session used up its CPU time (session_cpu_s) and was stopped"
     if exit_info.get("killed"):
         return "the process stopped answering the sandbox (it closed its connection) and was killed"
     if sig:
@@ -63,6 +67,9 @@ class Template:
     def __init__(self, config: SandboxConfig) -> None:
         self._config = config
         self._proc: subprocess.Popen[bytes] | None = None
+        # Session directories where there is no mount namespace; the harness removes it, so that
+        # nothing is left behind even when the template is killed.
+        self._root: str | None = None
         self._sock: socket.socket | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._pending: dict[int, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
@@ -72,6 +79,7 @@ class Template:
         self._orphan_kills: set[asyncio.Future[Any]] = set()
         self._dead = False
         self.isolation: dict[str, bool] = {}
+        self.visible_paths: tuple[str, ...] = ()
         self.warnings: list[str] = []
 
     @property
@@ -82,6 +90,8 @@ class Template:
         """Start the template and wait until it has preloaded its modules and probed the OS."""
         python = self._config.python or sys.executable
         parent, child = socket.socketpair()
+        self._root = tempfile.mkdtemp(prefix="aimo-sandbox-", dir=self._config.workdir_root)
+        os.chmod(self._root, 0o711)
         try:
             self._proc = subprocess.Popen(
                 [
@@ -92,6 +102,7 @@ class Template:
                     json.dumps(sys.path),
                     str(child.fileno()),
                     self._config.model_dump_json(),
+                    self._root,
                 ],
                 pass_fds=[child.fileno()],
                 env=template_env(self._config, python),
@@ -101,6 +112,7 @@ class Template:
             )
         except OSError as exc:
             parent.close()
+            shutil.rmtree(self._root, ignore_errors=True)
             raise SandboxError(f"cannot start the sandbox template with {python}: {exc}") from exc
         finally:
             child.close()
@@ -112,6 +124,7 @@ class Template:
             await self.close()
             raise SandboxError(f"the sandbox template did not start: {exc!r}") from None
         self.isolation = dict(ready.get("isolation", {}))
+        self.visible_paths = tuple(str(p) for p in ready.get("visible", []))
         self.warnings = [str(w) for w in ready.get("warnings", [])]
         self._reader_task = asyncio.create_task(self._read_replies(reader))
 
@@ -164,9 +177,10 @@ class Template:
             raise SandboxError(f"the sandbox template refused {message.get('op')}: {reply.get('error')}")
         return reply
 
-    async def spawn(self, session_end: socket.socket) -> dict[str, Any]:
-        """Fork a session that talks over `session_end`; its slot, uid and workdir."""
-        return await self.request({"op": "spawn"}, (session_end.fileno(),))
+    async def spawn(self, session_end: socket.socket, out_w: int, err_w: int) -> dict[str, Any]:
+        """Fork a session that talks over `session_end` and prints to the pipes `out_w` and `err_w`;
+        its slot, uid and workdir."""
+        return await self.request({"op": "spawn"}, (session_end.fileno(), out_w, err_w))
 
     async def kill(self, slot: int, grace: bool = False) -> dict[str, Any]:
         """Kill a session and all its processes; how it ended ({"code", "signal", "killed"}).
@@ -198,3 +212,5 @@ class Template:
             except TimeoutError:
                 self._proc.kill()
                 await asyncio.to_thread(self._proc.wait)
+        if self._root is not None:
+            await asyncio.to_thread(shutil.rmtree, self._root, True)

@@ -3,8 +3,9 @@
 Process tree, one branch per session:
 
     harness ── zygote (preloaded, single-threaded, never runs user code)
-                 └─ supervisor (root, subreaper; pid 1's parent)
-                      └─ session (pid 1 of its own PID namespace; own uid, mount/net/IPC/UTS namespaces)
+                 └─ supervisor (subreaper; pid 1's parent; counts the session's CPU time)
+                      └─ session (pid 1 of its own PID namespace; own uid or user namespace,
+                                  mount/net/IPC/UTS namespaces, minimal root, seccomp filter)
                            └─ whatever the code starts
 
 Asking for a kill closes the supervisor's pipe; it SIGKILLs the session, and when pid 1 of a PID
@@ -13,7 +14,8 @@ being a subreaper, still has every orphan reparented to it and kills its descend
 left. Either way the supervisor exits only when all of the session's processes are gone, so a
 session's uid and slot are reused only after that.
 
-Messages from the harness: {"op": "spawn", "id"} with the session's socket attached,
+Messages from the harness: {"op": "spawn", "id"} with the session's socket and the write ends of its
+stdout and stderr pipes attached,
 {"op": "kill", "id", "slot"} and {"op": "shutdown", "id"}; each gets {"id", "ok", ...} back.
 """
 
@@ -30,23 +32,24 @@ import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from aimo.sandbox import limits
+from aimo.sandbox import limits, probe, rootfs, syscalls
+from aimo.sandbox import syscall_filter as syscall_filter_module
 from aimo.sandbox.config import MAX_SLOTS, SandboxConfig
 from aimo.sandbox.protocol import ProtocolError, recv_frame, send_frame
 from aimo.sandbox.worker import SessionSpec, serve
 
 BOOTSTRAP = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-    "from aimo.sandbox.zygote import main; main(int(sys.argv[2]), sys.argv[3])"
+    "from aimo.sandbox.zygote import main; main(int(sys.argv[2]), sys.argv[3], sys.argv[4])"
 )
 # Exit codes of a supervisor: the session's exit code (at most 127), 128 + the signal that killed it,
 # or one of these.
+CPU_EXCEEDED = 253
 KILLED_ON_REQUEST = 254
 SUPERVISOR_FAILED = 255
 # Written to a supervisor's kill pipe by a kill request with grace: the harness saw the session close
@@ -54,25 +57,32 @@ SUPERVISOR_FAILED = 255
 GRACE = b"g"
 GRACE_S = 0.1
 SWEEP_TIMEOUT_S = 30.0
+# How often a supervisor adds up the CPU time of its session's processes.
+CPU_CHECK_S = 1.0
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def main(control_fd: int, config_json: str) -> None:
-    """Entry point of the template process (see BOOTSTRAP)."""
+def main(control_fd: int, config_json: str, root: str) -> None:
+    """Entry point of the template process (see BOOTSTRAP); `root` is the harness's directory for
+    session directories where there is no mount namespace."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the harness decides when we stop
     sock = socket.socket(fileno=control_fd)
-    Zygote(sock, SandboxConfig.model_validate_json(config_json)).serve()
+    Zygote(sock, SandboxConfig.model_validate_json(config_json), root).serve()
 
 
 def decode_exit(status: int | None) -> dict[str, Any]:
     """A supervisor's wait status as {"code", "signal", "killed"} of the session it supervised."""
     code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else SUPERVISOR_FAILED
+    exit_info: dict[str, Any] = {"code": None, "signal": None, "killed": False, "cpu_exceeded": False}
     if code == KILLED_ON_REQUEST:
-        return {"code": None, "signal": None, "killed": True}
-    if code == SUPERVISOR_FAILED:
-        return {"code": None, "signal": None, "killed": False}
-    if code >= 128:
-        return {"code": None, "signal": code - 128, "killed": False}
-    return {"code": code, "signal": None, "killed": False}
+        exit_info["killed"] = True
+    elif code == CPU_EXCEEDED:
+        exit_info["cpu_exceeded"] = True
+    elif code >= 128 and code != SUPERVISOR_FAILED:
+        exit_info["signal"] = code - 128
+    elif code < 128:
+        exit_info["code"] = code
+    return exit_info
 
 
 @dataclass
@@ -90,27 +100,32 @@ class _Slot:
 class Zygote:
     """The template's request loop; owns the slots (uids) of live sessions."""
 
-    def __init__(self, sock: socket.socket, config: SandboxConfig) -> None:
+    def __init__(self, sock: socket.socket, config: SandboxConfig, root: str) -> None:
         self._sock = sock
         self._config = config
         warnings = self._preload(config.preload)
+        syscall_filter, no_filter = syscall_filter_module.build() if config.seccomp else (None, None)
+        if no_filter:
+            warnings.append(f"sandbox: no seccomp filter: {no_filter}")
+        self._visible = rootfs.session_visible_paths()
         gc.collect()
         gc.freeze()  # keeps the preloaded heap out of GC passes, so forks share its pages for longer
         self._uid_base = config.uid_base if config.uid_base is not None else 100_000 + os.getpid() * MAX_SLOTS
         want = limits.Isolation(
+            user_namespace=config.user_namespace and (config.namespaces or config.isolate_network),
             pid_namespace=config.namespaces,
             mount_namespace=config.namespaces,
             private_proc=config.namespaces,
             network_namespace=config.isolate_network,
             ipc_uts_namespaces=config.namespaces,
+            minimal_root=config.namespaces and config.minimal_root,
             setuid=config.drop_privileges,
+            seccomp=syscall_filter is not None,
         )
-        self._isolation, refused = limits.probe(want, self._uid_base)
+        self._isolation, refused = probe.probe(want, self._uid_base, self._visible, syscall_filter)
+        self._syscall_filter = syscall_filter if self._isolation.seccomp else None
         warnings += refused
-        self._root: str | None = None
-        if not self._isolation.mount_namespace:
-            self._root = tempfile.mkdtemp(prefix="aimo-sandbox-", dir=config.workdir_root)
-            os.chmod(self._root, 0o711)
+        self._root: str | None = None if self._isolation.mount_namespace else root
         mib = 1 << 20
         self._limits = limits.ProcessLimits(
             memory_bytes=config.memory_mb * mib if config.memory_mb else None,
@@ -132,6 +147,7 @@ class Zygote:
                 "op": "ready",
                 "pid": os.getpid(),
                 "isolation": self._isolation.to_dict(),
+                "visible": rootfs.minimal_root_paths(self._visible) if self._isolation.minimal_root else [],
                 "warnings": warnings,
             },
         )
@@ -168,8 +184,8 @@ class Zygote:
         message, fds = received
         op, request_id = message.get("op"), message.get("id")
         try:
-            if op == "spawn" and len(fds) == 1:
-                self._reply(request_id, self._spawn(fds.pop()))
+            if op == "spawn" and len(fds) == 3:
+                self._reply(request_id, self._spawn(*fds))
             elif op == "kill":
                 self._kill(request_id, int(message["slot"]), bool(message.get("grace")))
             elif op == "shutdown":
@@ -188,9 +204,10 @@ class Zygote:
     def _reply(self, request_id: Any, fields: dict[str, Any], ok: bool = True) -> None:
         send_frame(self._sock, {"id": request_id, "ok": ok, **fields})
 
-    def _spawn(self, session_fd: int) -> dict[str, Any]:
+    def _spawn(self, session_fd: int, out_w: int, err_w: int) -> dict[str, Any]:
+        """Fork a supervisor, and through it a session, that talks on `session_fd` and writes its
+        output to `out_w` and `err_w` (the caller closes all three afterwards)."""
         if not self._free:
-            os.close(session_fd)
             raise ValueError(f"all {MAX_SLOTS} session slots are in use")
         index = self._free.popleft()
         uid = self._uid_base + index
@@ -205,23 +222,23 @@ class Zygote:
                 uid,
                 self._isolation,
                 self._limits,
-                self._config.disk_mb << 20,
+                rootfs.Scratch(self._config.disk_mb << 20, self._config.disk_files),
                 workdir,
                 self._config.output_limit_bytes,
                 self._config.int_max_str_digits,
+                self._visible,
+                self._syscall_filter,
             )
             kill_r, kill_w = os.pipe()
             pid = os.fork()
             if pid == 0:
-                _supervise(session_fd, kill_r, spec)
+                _supervise((session_fd, out_w, err_w), kill_r, spec)
             os.close(kill_r)
         except BaseException:
             self._free.append(index)
             if workdir:
                 shutil.rmtree(workdir, ignore_errors=True)
             raise
-        finally:
-            os.close(session_fd)
         slot = _Slot(index, pid, os.pidfd_open(pid), kill_w, workdir)
         self._slots[index] = slot
         self._selector.register(slot.pidfd, selectors.EVENT_READ, index)
@@ -274,26 +291,30 @@ class Zygote:
             if slot.workdir:
                 shutil.rmtree(slot.workdir, ignore_errors=True)
         self._slots.clear()
-        if self._root:
-            shutil.rmtree(self._root, ignore_errors=True)
 
 
-def _supervise(session_fd: int, kill_r: int, spec: SessionSpec) -> NoReturn:
-    """The supervisor: start the session, wait for it to die or for a kill request, clean up."""
+def _supervise(session_fds: tuple[int, int, int], kill_r: int, spec: SessionSpec) -> NoReturn:
+    """The supervisor: start the session, wait for it to die, to use up its CPU time or for a kill
+    request, clean up."""
     code = SUPERVISOR_FAILED
     try:
-        limits.close_fds_except({0, 1, 2, session_fd, kill_r})
-        limits.prctl(limits.PR_SET_CHILD_SUBREAPER, 1)
+        limits.close_fds_except({0, 1, 2, *session_fds, kill_r})
+        syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
+        if spec.isolation.user_namespace:
+            limits.enter_user_namespace()
         if spec.isolation.pid_namespace:
-            limits.unshare(limits.CLONE_NEWPID)
+            syscalls.unshare(syscalls.CLONE_NEWPID)
         pid = os.fork()
         if pid == 0:
             os.close(kill_r)
-            serve(socket.socket(fileno=session_fd), spec)
-        os.close(session_fd)
+            serve(socket.socket(fileno=session_fds[0]), session_fds[1], session_fds[2], spec)
+        for fd in session_fds:
+            os.close(fd)
         pidfd = os.pidfd_open(pid)
-        ready, _, _ = select.select([pidfd, kill_r], [], [])
-        if kill_r in ready and os.read(kill_r, 1) == GRACE:
+        ready = _wait(pidfd, kill_r, pid, spec)
+        if not ready:
+            code = CPU_EXCEEDED
+        elif kill_r in ready and os.read(kill_r, 1) == GRACE:
             select.select([pidfd], [], [], GRACE_S)  # it closed its socket: let it finish dying
         died, status = os.waitpid(pid, os.WNOHANG)
         if not died:
@@ -301,7 +322,9 @@ def _supervise(session_fd: int, kill_r: int, spec: SessionSpec) -> NoReturn:
                 signal.pidfd_send_signal(pidfd, signal.SIGKILL)
             os.waitpid(pid, 0)
         _kill_descendants()
-        if not died:
+        if code == CPU_EXCEEDED:
+            pass
+        elif not died:
             code = KILLED_ON_REQUEST
         elif os.WIFSIGNALED(status):
             code = 128 + os.WTERMSIG(status)
@@ -309,6 +332,44 @@ def _supervise(session_fd: int, kill_r: int, spec: SessionSpec) -> NoReturn:
             code = min(os.WEXITSTATUS(status), 127)
     finally:
         os._exit(code)
+
+
+def _wait(pidfd: int, kill_r: int, pid: int, spec: SessionSpec) -> list[int]:
+    """Wait for the session to end or a kill request (the ready fds); [] when the session's processes
+    together used more than their CPU time."""
+    budget = spec.limits.session_cpu_s
+    while True:
+        ready, _, _ = select.select([pidfd, kill_r], [], [], CPU_CHECK_S if budget else None)
+        if ready:
+            return ready
+        if budget and _tree_cpu_s(pid, spec.isolation.private_proc) > budget:
+            return []
+
+
+def _tree_cpu_s(pid: int, own_proc: bool) -> float:
+    """CPU seconds used by the session `pid` and everything it started, live or reaped (children's
+    times are added to their parent's when it waits for them)."""
+    if own_proc:  # the session's own /proc lists exactly its processes
+        proc = f"/proc/{pid}/root/proc"
+        pids = [name for name in _listdir(proc) if name.isdigit()]
+    else:
+        proc, pids = "/proc", [str(p) for p in _descendants(os.getpid())]
+    ticks = 0
+    for name in pids:
+        try:
+            with open(f"{proc}/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        ticks += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / _CLOCK_TICKS
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
 
 
 def _kill_descendants() -> None:
