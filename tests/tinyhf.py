@@ -20,14 +20,17 @@ from pathlib import Path
 from tinymodel import qwen2_vocab, test_cache
 
 MODEL_NAME = "tiny-qwen2-hf-v2"  # bump when the recipe changes, so a stale cache is not reused
+# Quantization kernels work on groups of 128 input features: every linear layer's input must be a multiple.
+QUANTIZABLE_NAME = "tiny-qwen2-hf-128-v1"
+QUANTIZABLE_HIDDEN = 128
 
 
-def tiny_hf_model(seed: int = 0) -> Path:
+def tiny_hf_model(seed: int = 0, name: str = MODEL_NAME, hidden: int = 64) -> Path:
     """The model directory under the test cache; built (about 20 s) the first time."""
-    target = test_cache() / MODEL_NAME
+    target = test_cache() / name
     if not (target / "config.json").is_file():
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            build_tiny_hf(Path(tmp) / "model", qwen2_vocab(), seed=seed)
+            build_tiny_hf(Path(tmp) / "model", qwen2_vocab(), hidden=hidden, seed=seed)
             shutil.rmtree(target, ignore_errors=True)
             os.replace(Path(tmp) / "model", target)
     return target
@@ -67,4 +70,7 @@ def build_tiny_hf(
 
 
 if __name__ == "__main__":
-    sys.stdout.write(f"{tiny_hf_model()}\n")
+    if sys.argv[1:] == ["--quantizable"]:
+        sys.stdout.write(f"{tiny_hf_model(name=QUANTIZABLE_NAME, hidden=QUANTIZABLE_HIDDEN)}\n")
+    else:
+        sys.stdout.write(f"{tiny_hf_model()}\n")
