@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aimo.config import RunConfig
+from aimo.engines.base import Engine
 from aimo.engines.factory import open_engine
 from aimo.engines.traces import load_traces
 from aimo.evaluate.analysis import ESTIMATE_FILE
@@ -112,13 +113,21 @@ def _check_same(info: RunInfo, request: EvalRequest, problem_ids: list[str]) -> 
 
 
 async def execute(
-    session: Session, *, on_result: RepeatCallback | None = None, progress: Progress | None = None
+    session: Session,
+    *,
+    on_result: RepeatCallback | None = None,
+    progress: Progress | None = None,
+    engine: Engine | None = None,
 ) -> None:
-    """Run what is left of the session (engine and sandbox opened here), then its offline estimate."""
+    """Run what is left of the session, then its offline estimate. The engine is opened here unless
+    an open one is given (then it stays open: the caller measures more on it)."""
     config = session.run.info.config
     if session.todo > 0:
         async with contextlib.AsyncExitStack() as stack:
-            engine = await stack.enter_async_context(open_engine(config.engine_for_run(), progress=progress))
+            if engine is None:
+                engine = await stack.enter_async_context(
+                    open_engine(config.engine_for_run(), progress=progress)
+                )
             sandbox = await stack.enter_async_context(sandbox_for(config.strategy, config.sandbox))
             await run_eval(
                 engine, session.problems, session.run, sandbox=sandbox, done=session.done, on_result=on_result

@@ -37,7 +37,9 @@ def require_llmcompressor() -> None:
     try:
         import llmcompressor  # noqa: F401
     except ImportError as exc:
-        raise QuantizeError(f"--scheme needs llm-compressor ({exc.name} is missing): {INSTALL_HINT}") from None
+        raise QuantizeError(
+            f"--scheme needs llm-compressor ({exc.name} is missing): {INSTALL_HINT}"
+        ) from None
 
 
 def compress(request: CompressRequest, progress: Progress = print) -> Path:

@@ -35,7 +35,9 @@ CONVERTER = "convert_hf_to_gguf.py"
 CONVERTER_PARTS = (CONVERTER, "conversion", "gguf-py")  # what the script imports from beside itself
 CONVERTER_ENV = "AIMO_GGUF_CONVERTER"
 CONVERTER_TYPES = {"F32": "f32", "F16": "f16", "BF16": "bf16", "Q8_0": "q8_0"}
-FETCH_HINT = "run `aimo quantize --fetch-converter` (llama-cpp-python's source from PyPI) or pass --converter PATH"
+FETCH_HINT = (
+    "run `aimo quantize --fetch-converter` (llama-cpp-python's source from PyPI) or pass --converter PATH"
+)
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,11 @@ def _llama_ftype(gguf_type: str) -> int:
     llama_cpp = _import_llama_cpp()
     value = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{gguf_type}", None)
     if value is None:
-        known = sorted(n.removeprefix("LLAMA_FTYPE_MOSTLY_") for n in dir(llama_cpp) if n.startswith("LLAMA_FTYPE_MOSTLY_"))
+        known = sorted(
+            n.removeprefix("LLAMA_FTYPE_MOSTLY_")
+            for n in dir(llama_cpp)
+            if n.startswith("LLAMA_FTYPE_MOSTLY_")
+        )
         raise QuantizeError(f"unknown GGUF type {gguf_type!r}: one of {', '.join(known)}")
     return int(value)
 

@@ -14,7 +14,7 @@ MANIFEST_NAME = "aimo-quantize.json"
 
 
 def manifest_path(output: Path) -> Path:
-    """Inside a checkpoint directory, or beside a single file (`model.gguf` → `model.gguf.aimo-quantize.json`)."""
+    """Inside a checkpoint directory, or beside a file: `m.gguf` → `m.gguf.aimo-quantize.json`."""
     if output.suffix == ".gguf":
         return output.with_name(f"{output.name}.{MANIFEST_NAME}")
     return output / MANIFEST_NAME
