@@ -5,6 +5,7 @@ carries a manifest with the pinned source and the calibration data."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,48 @@ def test_bad_calibration_data_or_a_taken_output_is_refused(tiny_quantizable, mat
     existing.mkdir()
     with pytest.raises(QuantizeError, match="exists"):
         quantize(tiny_quantizable, math_problems, existing, "w8a16")
+
+
+# vLLM's CPU build has a kernel for 4-bit weights only (CPUWNA16: uint4 and uint4b8); 8-bit integer
+# weights and FP8 need a CUDA GPU, where they run as they are.
+VLLM_CPU_UNSUPPORTED = {
+    "w8a16": "vLLM's CPU build has no kernel for 8-bit integer weights (CPUWNA16 takes 4-bit only)",
+    "w8a8-fp8": "vLLM's CPU build has no FP8 linear kernel",
+}
+
+
+def vllm_generate(model_dir: Path, tmp_path: Path, *flags: str) -> dict:
+    """Load the checkpoint with vLLM in its own environment and decode greedily (vllm_generate.py)."""
+    from vllmenv import SETUP_HINT, vllm_env, vllm_python
+
+    python = vllm_python()
+    if python is None:
+        pytest.skip(f"no vLLM environment: {SETUP_HINT}")
+    out = tmp_path / "vllm.json"
+    driver = Path(__file__).with_name("vllm_generate.py")
+    done = subprocess.run(
+        [str(python), str(driver), str(model_dir), str(out), *flags],
+        env=vllm_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
+    assert out.is_file(), done.stdout[-3000:]
+    return json.loads(out.read_text())
+
+
+@pytest.mark.slow
+def test_quantized_checkpoint_generates_in_vllm(checkpoint, tmp_path):
+    scheme, path = checkpoint
+    if scheme in VLLM_CPU_UNSUPPORTED and not cuda_available():
+        pytest.skip(VLLM_CPU_UNSUPPORTED[scheme])
+    seen = vllm_generate(path, tmp_path)
+    assert seen["ok"], seen.get("error")
+    assert seen["tokens"] == [8, 8, 8]
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
