@@ -128,11 +128,10 @@ def test_bad_calibration_data_or_a_taken_output_is_refused(tiny_quantizable, mat
         quantize(tiny_quantizable, math_problems, existing, "w8a16")
 
 
-# vLLM's CPU build has a kernel for 4-bit weights only (CPUWNA16: uint4 and uint4b8); 8-bit integer
-# weights and FP8 need a CUDA GPU, where they run as they are.
+# vLLM's CPU build runs 4-bit integer weights (CPUWNA16: uint4 and uint4b8) and FP8 (torch's scaled mm),
+# but has no kernel for 8-bit integer weights; on a CUDA GPU every scheme runs.
 VLLM_CPU_UNSUPPORTED = {
     "w8a16": "vLLM's CPU build has no kernel for 8-bit integer weights (CPUWNA16 takes 4-bit only)",
-    "w8a8-fp8": "vLLM's CPU build has no FP8 linear kernel",
 }
 
 
@@ -171,3 +170,17 @@ def cuda_available() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", ["w4a16-awq", "w8a8-fp8"])
+def test_awq_and_fp8_with_fp8_kv_cache_generate_in_vllm_on_cuda(
+    scheme, tiny_quantizable, math_problems, tmp_path
+):
+    """The winners' setup (4-bit or FP8 weights, FP8 KV cache) on the GPU kernels vLLM uses there."""
+    if not cuda_available():
+        pytest.skip("needs a CUDA GPU (vLLM's GPU kernels for AWQ/FP8 and the FP8 KV cache)")
+    path = quantize(tiny_quantizable, math_problems, tmp_path / scheme, scheme, kv_cache_fp8=True)
+    seen = vllm_generate(path, tmp_path, "--kv-cache-dtype", "fp8")
+    assert seen["ok"], seen.get("error")
+    assert seen["tokens"] == [8, 8, 8]
