@@ -80,7 +80,8 @@ def test_k_quant_goes_through_llamas_quantizer_and_loads(tiny_quantizable, conve
 
     path = to_gguf(tiny_quantizable, converter, tmp_path / "tiny-q4km.gguf", "Q4_K_M")
     types = {t.name: t.tensor_type for t in GGUFReader(path).tensors}
-    assert types["blk.0.ffn_down.weight"] in (GGMLQuantizationType.Q6_K, GGMLQuantizationType.Q8_0)
+    # ffn_down's 256 columns fit K-quant blocks; 128-column tensors get llama.cpp's fallback (Q5_0/Q8_0)
+    assert types["blk.0.ffn_down.weight"] in (GGMLQuantizationType.Q4_K, GGMLQuantizationType.Q6_K)
     assert types["blk.0.attn_q.weight"] not in (GGMLQuantizationType.F16, GGMLQuantizationType.F32)
     assert all(len(text) > 0 for text in engine_greedy(path))
     assert not list(tmp_path.glob(".aimo-gguf-*"))  # the F16 intermediate is gone
