@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from aimo.cli.bench_cmd import parse_concurrency
 from aimo.cli.options import ConfigOpt, EngineOpt, build_config
-from aimo.errors import AimoError
 
 err = Console(stderr=True)
 out = Console()
@@ -76,7 +76,10 @@ def quantize(
         raise typer.BadParameter("give exactly one of --scheme and --to gguf:TYPE")
     if output is None:
         raise typer.BadParameter("give --output (-o)")
-    levels = _levels(check_concurrency)
+    try:
+        levels = tuple(parse_concurrency([check_concurrency], []))
+    except typer.BadParameter as exc:
+        raise typer.BadParameter(exc.message, param_hint="--check-concurrency") from None
     from aimo.quantize.source import resolve_source
 
     source = resolve_source(model, revision)
@@ -121,18 +124,6 @@ def _check(
     sides = asyncio.run(run_check(original, quantized, run_config, settings, check_dir, progress=_say))
     check_result(sides, settings).print(out)
     out.print(f"details: {check_dir / CHECK_FILE}")
-
-
-def _levels(spec: str) -> tuple[int, ...]:
-    try:
-        levels = tuple(sorted({int(p) for p in spec.split(",") if p.strip()}))
-    except ValueError:
-        raise typer.BadParameter(
-            f"not a list of integers: {spec!r}", param_hint="--check-concurrency"
-        ) from None
-    if not levels or levels[0] < 1:
-        raise AimoError("--check-concurrency: levels must be positive integers")
-    return levels
 
 
 def _say(message: str) -> None:
