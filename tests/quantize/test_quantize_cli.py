@@ -73,3 +73,8 @@ def test_gguf_with_check_prints_both_models_side_by_side(
         assert side["metrics"]["accuracy"] is not None
         assert set(side["tok_s"]) == {"1", "2"} and all(v > 0 for v in side["tok_s"].values())
     assert "tok/s @ 2" in result.output and "quantized/original" in result.output
+
+
+def test_a_missing_local_model_is_not_looked_up_on_the_hub(tmp_path):
+    result = quantize(str(tmp_path / "no-such-model"), "--scheme", "w8a16", "-o", str(tmp_path / "q"))
+    assert isinstance(result.exception, QuantizeError) and "model not found" in str(result.exception)

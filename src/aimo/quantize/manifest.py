@@ -15,9 +15,9 @@ MANIFEST_NAME = "aimo-quantize.json"
 
 def manifest_path(output: Path) -> Path:
     """Inside a checkpoint directory, or beside a file: `m.gguf` → `m.gguf.aimo-quantize.json`."""
-    if output.suffix == ".gguf":
-        return output.with_name(f"{output.name}.{MANIFEST_NAME}")
-    return output / MANIFEST_NAME
+    if output.is_dir():
+        return output / MANIFEST_NAME
+    return output.with_name(f"{output.name}.{MANIFEST_NAME}")
 
 
 def package_versions(*names: str) -> dict[str, str | None]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from aimo.models import ModelError, resolve_model
 from aimo.quantize.schemes import QuantizeError
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ def resolve_source(spec: str, revision: str | None = None) -> Source:
         if model.kind != "hf_dir":
             raise QuantizeError(f"{spec} is a GGUF file; quantize the Hugging Face model it came from")
         return _source(spec, Path(model.location), None, None)
+    if not _HUB_ID.match(spec):
+        raise QuantizeError(f"model not found: {spec} (give a model directory or a hub id org/name)")
     local, commit = _fetch_hub(spec, revision)
     return _source(spec, local, revision or "main", commit)
 
