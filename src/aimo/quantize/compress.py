@@ -56,6 +56,8 @@ def compress(request: CompressRequest, progress: Progress = print) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(source.path)
 
     def render(messages: Sequence[Message], add_generation_prompt: bool) -> str:
+        if not tokenizer.chat_template:  # a base model: the plain texts, one after the other
+            return "\n\n".join(str(m["content"]) for m in messages)
         return tokenizer.apply_chat_template(
             list(messages), tokenize=False, add_generation_prompt=add_generation_prompt
         )
