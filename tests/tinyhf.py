@@ -23,11 +23,14 @@ from tinymodel import qwen2_vocab, test_cache
 MODEL_NAME = "tiny-qwen2-hf-v2"  # bump when the recipe changes, so a stale cache is not reused
 R1_MODEL_NAME = "tiny-r1-qwen2-hf-v1"
 R1_TEMPLATE = Path(__file__).parent / "engines" / "data" / "deepseek-r1-distill-qwen.jinja"
+# Quantization kernels work on groups of 128 input features: every linear layer's input must be a multiple.
+QUANTIZABLE_NAME = "tiny-qwen2-hf-128-v1"
+QUANTIZABLE_HIDDEN = 128
 
 
-def tiny_hf_model(seed: int = 0) -> Path:
+def tiny_hf_model(seed: int = 0, name: str = MODEL_NAME, hidden: int = 64) -> Path:
     """The model directory under the test cache; built (about 20 s) the first time."""
-    return _cached(MODEL_NAME, seed=seed)
+    return _cached(name, seed=seed, hidden=hidden)
 
 
 def tiny_r1_hf_model() -> Path:
@@ -118,6 +121,10 @@ def tiny_reward_model(seed: int = 0) -> Path:
 
 
 if __name__ == "__main__":
-    builders = {"r1": tiny_r1_hf_model, "--reward": tiny_reward_model}
+    builders = {
+        "r1": tiny_r1_hf_model,
+        "--reward": tiny_reward_model,
+        "--quantizable": lambda: tiny_hf_model(name=QUANTIZABLE_NAME, hidden=QUANTIZABLE_HIDDEN),
+    }
     build = builders.get(sys.argv[1] if len(sys.argv) > 1 else "", tiny_hf_model)
     sys.stdout.write(f"{build()}\n")

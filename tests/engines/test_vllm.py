@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 from servers import free_port, wait_until_serving
 from tinymodel import qwen2_vocab
+from vllmenv import SETUP_HINT, vllm_python
+from vllmenv import vllm_env as _vllm_env
 
 from aimo.engines.base import EngineError, GenerationRequest, complete
 from aimo.engines.openai import OpenAIEngine
@@ -40,7 +42,6 @@ ENGINE_ARGS: dict[str, Any] = {
     "kv_cache_memory_bytes": 256 * 2**20,  # on a CPU, else vLLM reserves most of the RAM
     "enforce_eager": True,  # no torch.compile: minutes of start-up on a small CPU
 }
-SETUP_HINT = "create it with `bash .ci/vllm-env.sh`, or point AIMO_VLLM_PYTHON at its python"
 
 slow = pytest.mark.slow  # every test here but the first starts vLLM (about a minute on a CPU)
 
@@ -50,18 +51,6 @@ def request(**kw: Any) -> GenerationRequest:
 
 
 # --- the vLLM environment and the model ---------------------------------------------------------
-
-
-def vllm_python() -> Path | None:
-    """The vLLM environment's interpreter: $AIMO_VLLM_PYTHON, else ../vllm-env next to the repo."""
-    env = os.environ.get("AIMO_VLLM_PYTHON")
-    path = Path(env) if env else REPO.parent / "vllm-env" / "bin" / "python"
-    return path if path.is_file() else None
-
-
-def _vllm_env() -> dict[str, str]:
-    """The environment of a process run with the vLLM interpreter: aimo and the test helpers importable."""
-    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO / "tests")]))
 
 
 def _tail(text: str, n: int = 4000) -> str:

@@ -30,6 +30,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "doctor_cmd",
     "eval_cmd",
     "kaggle_cmd",
+    "quantize_cmd",
 )
 
 for _name in _COMMAND_MODULES:

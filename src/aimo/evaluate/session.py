@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aimo.config import RunConfig
+from aimo.engines.base import Engine
 from aimo.engines.factory import open_engine
 from aimo.engines.traces import load_traces
 from aimo.evaluate.analysis import ESTIMATE_FILE
@@ -138,11 +139,13 @@ async def execute(
     on_result: RepeatCallback | None = None,
     progress: Progress | None = None,
     concurrency: int | None = None,
+    engine: Engine | None = None,
 ) -> SampleSlots | None:
     """Run what is left of the session (engine and sandbox opened here), then its offline estimate.
 
     An evaluation-mode run keeps up to `concurrency` samples in flight across problems and repeats
-    (default: what saturates the engine); a competition run takes its problems one at a time."""
+    (default: what saturates the engine); a competition run takes its problems one at a time. The
+    engine is opened here unless an open one is given (then it stays open: the caller measures more on it)."""
     config = session.run.info.config
     slots = None
     if session.todo > 0:
