@@ -29,6 +29,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "bench_cmd",
     "doctor_cmd",
     "eval_cmd",
+    "data_cmd",
 )
 
 for _name in _COMMAND_MODULES:

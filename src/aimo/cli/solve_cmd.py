@@ -70,7 +70,11 @@ def solve(
 async def _solve(
     config: RunConfig, problems: list[Problem], writer: RecordWriter | None
 ) -> list[ProblemResult]:
-    settings = RunSettings(strategy=config.strategy, sampling=config.sampling, budget=config.budget)
+    from aimo.data.scheduler import token_prior
+
+    settings = RunSettings(
+        config.strategy, config.sampling, config.budget, token_prior(config.budget.token_scheduler)
+    )
     async with contextlib.AsyncExitStack() as stack:
         with err.status("loading the model…"):
             engine = await stack.enter_async_context(

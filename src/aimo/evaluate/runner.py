@@ -119,6 +119,9 @@ async def run_eval(
     """Every repeat of `run.info` over `problems`, skipping the (repeat, problem id) pairs in `done`."""
     info = run.info
     samples_out, problems_out = run.writers()
+    from aimo.data.scheduler import token_prior  # the scheduler's embeddings load only when asked for
+
+    prior = token_prior(info.config.budget.token_scheduler)
     try:
         for repeat in range(info.repeats):
             seed = repeat_seed(info.seed, repeat)
@@ -128,7 +131,7 @@ async def run_eval(
                 continue
             writer = _RepeatWriter(repeat, order, samples_out, problems_out, on_result)
             sampling = info.config.sampling.model_copy(update={"seed": seed})
-            settings = RunSettings(info.config.strategy, sampling, info.config.budget)
+            settings = RunSettings(info.config.strategy, sampling, info.config.budget, prior)
             await solve_problems(
                 engine_for_repeat(engine, seed, repeat),
                 todo,

@@ -32,6 +32,8 @@ class RunSettings:
     strategy: StrategyConfig
     sampling: SamplingConfig
     budget: BudgetConfig
+    # A problem's time weight from its text (`aimo.data.scheduler.token_prior`); None: fair shares.
+    token_prior: Callable[[str], float] | None = None
 
 
 def problems_from_traces(path: str) -> list[Problem]:
@@ -97,7 +99,10 @@ async def solve_problems(
     failed_in_a_row = 0
     try:
         for problem in todo:
-            budget = manager.start_problem() if manager else None
+            weight = settings.token_prior(problem.text) if settings.token_prior else 1.0
+            if planner:
+                planner.token_scale = weight
+            budget = manager.start_problem(weight) if manager else None
             result = await solver.solve(problem, budget, on_sample=on_sample)
             if manager:
                 manager.finish_problem()
