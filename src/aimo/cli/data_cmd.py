@@ -185,5 +185,34 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     scheduler_app = typer.Typer(help="The token scheduler: tokens and pass rate from problem text.", no_args_is_help=True)
     scheduler_app.command("fit")(scheduler_fit)
     scheduler_app.command("predict")(scheduler_predict)
+    scheduler_app.command("compare")(scheduler_compare)
     data_app.add_typer(scheduler_app, name="scheduler")
     app.add_typer(data_app, name="data")
+
+
+def scheduler_compare(
+    traces: Annotated[Path, typer.Argument(help="A trace file with token counts (FILE#RUN for ConSol).")],
+    texts: Annotated[
+        Path | None, typer.Option(help="Problem file giving texts to traces without them (by id, else unique gold).")
+    ] = None,
+    per_problem: Annotated[list[float] | None, typer.Option(help="Seconds per problem (repeat).")] = None,
+    runs: Annotated[int, typer.Option(help="Simulated runs per budget.")] = 1000,
+    samples: Annotated[int, typer.Option(help="Samples per problem.")] = 16,
+    stop: Annotated[str, typer.Option(help="Stop rules of each problem.")] = "4/4,4/5,5/7,6/9",
+    tokens_per_s: Annotated[float, typer.Option(help="Decode speed of one sample.")] = 40.0,
+) -> None:
+    """Simulated competitions: the scheduler's time weights (leave-one-out) vs the fair share."""
+    from aimo.data.allocation import compare_allocation, format_allocation
+    from aimo.engines.traces import load_traces
+    from aimo.solve.config import BudgetConfig
+    from aimo.solve.simulate import CompetitionSetup
+
+    recorded = load_traces(traces)
+    problems = load_many([traces])
+    if texts is not None:
+        problems = with_texts(problems, load_problems(texts))
+    fit = fit_scheduler(problems)
+    budget = BudgetConfig(total_s=1.0, reserve_s=10.0, fallback_s=1.0)
+    setup = CompetitionSetup(budget, runs=runs, samples=samples, stop=stop, tokens_per_s=tokens_per_s)
+    rows = compare_allocation(recorded, fit, setup, per_problem or [30.0, 60.0, 90.0])
+    typer.echo(format_allocation(rows, fit))
