@@ -18,10 +18,7 @@ PROBLEMS = [
     ("prod", "What is 6 times 7?", "42"),
     ("pow", "What is 2 to the power 10, minus 1000?", "24"),
 ]
-TIR_TEXT = (
-    "Let me compute.\n```python\nprint(6 * 7)\n```\n```output\n42\n```\n"
-    "The product is \\boxed{42}."
-)
+TIR_TEXT = "Let me compute.\n```python\nprint(6 * 7)\n```\n```output\n42\n```\nThe product is \\boxed{42}."
 
 
 def _sample(pid: str, index: int, kind: str, text: str, answer: str | None, tokens: int) -> Sample:

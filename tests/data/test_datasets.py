@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -35,9 +34,12 @@ def test_sft_keeps_the_shortest_correct_sample_with_its_code_output(graded_probl
     assert answers["What is 2 + 3?"] == "2 + 3 = \\boxed{5}."
     tir = answers["What is 6 times 7?"]
     assert "```python\nprint(6 * 7)\n```\n```output\n42\n```" in tir  # as the model saw it
-    assert rows[[r["messages"][1]["content"] for r in rows].index("What is 6 times 7?")]["messages"][0][
-        "content"
-    ] == TIR_SYSTEM
+    assert (
+        rows[[r["messages"][1]["content"] for r in rows].index("What is 6 times 7?")]["messages"][0][
+            "content"
+        ]
+        == TIR_SYSTEM
+    )
     assert "What is 2 to the power 10, minus 1000?" not in answers  # no correct sample
 
 
@@ -107,7 +109,18 @@ def test_trace_file_samples_carry_their_recorded_correctness(shared_data_dir):
 def test_cli_writes_llamafactory_rows_and_dataset_info(run_dir, tmp_path):
     out = tmp_path / "lf" / "pairs.jsonl"
     done = runner.invoke(
-        app, ["data", "dpo", str(run_dir), "-o", str(out), "--preset", "correct-wrong", "--format", "llamafactory"]
+        app,
+        [
+            "data",
+            "dpo",
+            str(run_dir),
+            "-o",
+            str(out),
+            "--preset",
+            "correct-wrong",
+            "--format",
+            "llamafactory",
+        ],
     )
     assert done.exit_code == 0, done.output
     row = json.loads(out.read_text().splitlines()[0])

@@ -14,7 +14,9 @@ def chat(text: str) -> list[dict]:
 
 
 def test_format_reward_needs_a_box_before_the_end_of_thinking():
-    assert format_reward(["<think>x = \\boxed{3}</think> so 3", "\\boxed{3} without think", chat("</think>\\boxed{3}")]) == [
+    assert format_reward(
+        ["<think>x = \\boxed{3}</think> so 3", "\\boxed{3} without think", chat("</think>\\boxed{3}")]
+    ) == [
         1.0,
         0.0,
         0.0,

@@ -76,7 +76,9 @@ def test_budget_weight_scales_the_fair_share():
 
 def test_simulated_scheduled_policy_with_unit_weights_equals_the_time_manager():
     problems = [
-        TraceProblem(f"q{i}", "", "1", tuple(TraceSample(answer="1", completion_tokens=200 + 50 * i) for _ in range(4)))
+        TraceProblem(
+            f"q{i}", "", "1", tuple(TraceSample(answer="1", completion_tokens=200 + 50 * i) for _ in range(4))
+        )
         for i in range(5)
     ]
     config = BudgetConfig(total_s=60.0, reserve_s=1.0, fallback_s=0.5)
@@ -87,7 +89,9 @@ def test_simulated_scheduled_policy_with_unit_weights_equals_the_time_manager():
 
 
 def test_cli_fit_and_predict_with_real_embeddings(run_dir, tmp_path):
-    pytest.importorskip("sentence_transformers", reason="needs sentence-transformers: pip install 'aimo[train]'")
+    pytest.importorskip(
+        "sentence_transformers", reason="needs sentence-transformers: pip install 'aimo[train]'"
+    )
     runner = CliRunner()
     out = tmp_path / "scheduler.json"
     done = runner.invoke(app, ["data", "scheduler", "fit", str(run_dir), "-o", str(out)])

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("trl", reason="the trainer tests need TRL: pip install torch==2.13.0 'aimo[train]'")
-import torch  # noqa: E402
-from datasets import Dataset  # noqa: E402
+import torch
+from datasets import Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tinyhf import tiny_hf_model  # noqa: E402
+from tinyhf import tiny_hf_model
 
-from aimo.data import accuracy_reward, cosine_reward, format_reward, length_reward  # noqa: E402
-from aimo.data.build import build_rows, resolve_preset  # noqa: E402
+from aimo.data import accuracy_reward, cosine_reward, format_reward, length_reward
+from aimo.data.build import build_rows, resolve_preset
 
 STEPS = 2
 

@@ -32,7 +32,8 @@ MinTokens = Annotated[int | None, typer.Option(help="Keep samples with at least 
 MaxTokens = Annotated[int | None, typer.Option(help="Keep samples with at most this many tokens.")]
 Kinds = Annotated[str | None, typer.Option(help="Prompt kinds to keep: cot, tir or cot,tir.")]
 Dedupe = Annotated[
-    float | None, typer.Option(help="Drop problems at least this similar (word-trigram Jaccard) to an earlier one.")
+    float | None,
+    typer.Option(help="Drop problems at least this similar (word-trigram Jaccard) to an earlier one."),
 ]
 
 
@@ -47,13 +48,17 @@ def sft(
     mode: Mode = ModeChoice.auto,
     format_: Flavor = "trl",
     no_system: NoSystem = False,
-    prompt_completion: Annotated[bool, typer.Option(help="prompt + completion columns, not messages.")] = False,
+    prompt_completion: Annotated[
+        bool, typer.Option(help="prompt + completion columns, not messages.")
+    ] = False,
     min_pass_rate: MinRate = None,
     max_pass_rate: MaxRate = None,
     min_tokens: MinTokens = None,
     max_tokens: MaxTokens = None,
     kinds: Kinds = None,
-    per_problem: Annotated[int | None, typer.Option(help="Correct samples per problem, shortest first.")] = None,
+    per_problem: Annotated[
+        int | None, typer.Option(help="Correct samples per problem, shortest first.")
+    ] = None,
     dedupe: Dedupe = None,
 ) -> None:
     """Supervised fine-tuning data: correct samples (shortest per problem), difficulty and length filters."""
@@ -78,7 +83,9 @@ def dpo(
     max_similarity: Annotated[
         float | None, typer.Option(help="Embedding cosine similarity of a pair below this.")
     ] = None,
-    pairs_per_problem: Annotated[int | None, typer.Option(help="At most this many pairs per problem.")] = None,
+    pairs_per_problem: Annotated[
+        int | None, typer.Option(help="At most this many pairs per problem.")
+    ] = None,
     min_pass_rate: MinRate = None,
     max_pass_rate: MaxRate = None,
     kinds: Kinds = None,
@@ -104,7 +111,9 @@ def kto(
     mode: Mode = ModeChoice.auto,
     format_: Flavor = "trl",
     no_system: NoSystem = False,
-    balance: Annotated[bool | None, typer.Option(help="As many wrong as correct samples per problem.")] = None,
+    balance: Annotated[
+        bool | None, typer.Option(help="As many wrong as correct samples per problem.")
+    ] = None,
     kinds: Kinds = None,
     dedupe: Dedupe = None,
 ) -> None:
@@ -151,7 +160,8 @@ def scheduler_fit(
     out: OutFile,
     mode: Mode = ModeChoice.auto,
     texts: Annotated[
-        Path | None, typer.Option(help="Problem file giving texts to traces without them (by id, else unique gold).")
+        Path | None,
+        typer.Option(help="Problem file giving texts to traces without them (by id, else unique gold)."),
     ] = None,
 ) -> None:
     """Fit the token scheduler (problem text -> tokens to answer, pass rate) and save it as JSON."""
@@ -179,10 +189,14 @@ def scheduler_predict(
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
-    data_app = typer.Typer(help="Training data, reward functions' datasets and the token scheduler.", no_args_is_help=True)
+    data_app = typer.Typer(
+        help="Training data, reward functions' datasets and the token scheduler.", no_args_is_help=True
+    )
     for command in (sft, dpo, kto, grpo):
         data_app.command()(command)
-    scheduler_app = typer.Typer(help="The token scheduler: tokens and pass rate from problem text.", no_args_is_help=True)
+    scheduler_app = typer.Typer(
+        help="The token scheduler: tokens and pass rate from problem text.", no_args_is_help=True
+    )
     scheduler_app.command("fit")(scheduler_fit)
     scheduler_app.command("predict")(scheduler_predict)
     scheduler_app.command("compare")(scheduler_compare)
@@ -193,7 +207,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 def scheduler_compare(
     traces: Annotated[Path, typer.Argument(help="A trace file with token counts (FILE#RUN for ConSol).")],
     texts: Annotated[
-        Path | None, typer.Option(help="Problem file giving texts to traces without them (by id, else unique gold).")
+        Path | None,
+        typer.Option(help="Problem file giving texts to traces without them (by id, else unique gold)."),
     ] = None,
     per_problem: Annotated[list[float] | None, typer.Option(help="Seconds per problem (repeat).")] = None,
     runs: Annotated[int, typer.Option(help="Simulated runs per budget.")] = 1000,

@@ -80,4 +80,3 @@ def format_allocation(rows: Sequence[AllocationRow], fit: Fit) -> str:
         for r in rows
     ]
     return "\n".join(lines)
-

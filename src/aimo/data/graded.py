@@ -21,7 +21,6 @@ from aimo.evaluate.rundir import CONFIG_FILE, RunDir
 from aimo.problems import FieldNames, Problem
 from aimo.solve.types import Sample
 
-
 CHARS_PER_TOKEN = 4
 
 
@@ -73,9 +72,7 @@ class GradedProblem:
         return [s.tokens for s in self.samples if s.finished and s.answer is not None and s.tokens]
 
 
-def load_graded(
-    path: str | Path, mode: GradeMode = "auto", run: str | None = None
-) -> list[GradedProblem]:
+def load_graded(path: str | Path, mode: GradeMode = "auto", run: str | None = None) -> list[GradedProblem]:
     """Problems with graded samples from a run directory or a trace file (`FILE#RUN` for ConSol)."""
     where = Path(path)
     if where.is_dir():
@@ -98,7 +95,7 @@ def _from_run_dir(path: Path, grader: Grader) -> list[GradedProblem]:
     by_id: dict[str, tuple[str | None, list[GradedSample]]] = {}
     for record in run.records():
         result = record.result
-        gold, samples = by_id.setdefault(result.problem_id, (result.gold, []))
+        _, samples = by_id.setdefault(result.problem_id, (result.gold, []))
         samples.extend(_graded_sample(s, result.gold, grader) for s in result.samples)
     return [
         GradedProblem(pid, texts.get(pid, ""), gold, tuple(samples)) for pid, (gold, samples) in by_id.items()

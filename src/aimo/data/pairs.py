@@ -20,6 +20,7 @@ import numpy as np
 from aimo.data.graded import GradedProblem, GradedSample
 from aimo.data.select import SampleFilter
 
+ANY = SampleFilter()
 PairMode = Literal["shorter", "correct-wrong"]
 Similarity = Callable[[Sequence[str]], np.ndarray]  # texts -> their pairwise cosine similarity matrix
 
@@ -43,7 +44,7 @@ class PairRule:
 def dpo_pairs(
     problems: Sequence[GradedProblem],
     rule: PairRule,
-    only: SampleFilter = SampleFilter(),
+    only: SampleFilter = ANY,
     similarity: Similarity | None = None,
 ) -> Iterator[tuple[GradedProblem, GradedSample, GradedSample]]:
     """(problem, chosen, rejected) triples by `rule`; `similarity` is needed when the rule sets
@@ -57,7 +58,9 @@ def dpo_pairs(
         candidates = [
             (c, r)
             for c, r in itertools.permutations(samples, 2)
-            if c.correct and (r.correct if rule.mode == "shorter" else not r.correct) and rule.lengths_ok(c, r)
+            if c.correct
+            and (r.correct if rule.mode == "shorter" else not r.correct)
+            and rule.lengths_ok(c, r)
         ]
         candidates.sort(key=lambda pair: pair[0].length / max(1, pair[1].length))
         if rule.max_similarity is not None and candidates:
@@ -86,7 +89,7 @@ def _dissimilar(
 
 
 def kto_samples(
-    problems: Sequence[GradedProblem], only: SampleFilter = SampleFilter(), balance: bool = False
+    problems: Sequence[GradedProblem], only: SampleFilter = ANY, balance: bool = False
 ) -> Iterator[tuple[GradedProblem, GradedSample]]:
     """Every graded sample that passes `only`. `balance`: per problem, as many wrong as correct ones
     (the rest of the larger side dropped, shortest kept), since KTO weighs the two sides."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aimo.data.pairs import PairRule
+from aimo.data.pairs import ANY, PairRule
 from aimo.data.select import SampleFilter
 
 
@@ -16,7 +16,7 @@ class Preset:
     name: str
     kind: str  # sft, dpo, kto or grpo
     summary: str
-    only: SampleFilter = SampleFilter()
+    only: SampleFilter = ANY
     per_problem: int | None = 1  # SFT: correct samples kept per problem, shortest first (None: all)
     dedupe: float | None = 0.9  # near-duplicate problems removed above this similarity (None: kept)
     rule: PairRule | None = None  # DPO
@@ -70,7 +70,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "fast-math-r1-sft",
             "sft",
-            "Fast-Math-R1 SFT: hard but solvable problems, long traces, shortest correct one each, no duplicates.",
+            "Fast-Math-R1 SFT: hard but solvable problems, long traces, the shortest correct one each,"
+            " no duplicates.",
             only=SampleFilter(min_pass_rate=0.1, max_pass_rate=0.9, min_tokens=1024),
             per_problem=1,
             note="the pass-rate band and length floor are aimo's scaled-down choice",
@@ -78,7 +79,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "fast-math-r1-grpo",
             "grpo",
-            "Fast-Math-R1 GRPO prompts: problems the model solves sometimes (format, cosine, length rewards).",
+            "Fast-Math-R1 GRPO prompts: problems the model solves sometimes (format, cosine, length"
+            " rewards).",
             only=SampleFilter(min_pass_rate=0.1, max_pass_rate=0.9),
             note="the pass-rate band is aimo's choice",
         ),

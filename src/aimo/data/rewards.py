@@ -13,8 +13,9 @@ plug into `GRPOTrainer(reward_funcs=[...])` unchanged. Lengths are in tokens whe
 - cosine (Yeo et al. 2025, "Demystifying Long Chain-of-Thought Reasoning", as in open-r1 and
   Fast-Math-R1): with progress p = min(1, L / max_len), r = lo + (hi - lo)(1 + cos(pi p)) / 2, where
   (lo, hi) = (min_value_correct, max_value_correct) = (0.5, 1) for a correct answer and
-  (max_value_wrong, min_value_wrong) = (-0.5, -1) for a wrong one: short correct traces earn most, long correct ones less; wrong ones are penalised less the
-  longer they are (the model is not pushed to give up early).
+  (max_value_wrong, min_value_wrong) = (-0.5, -1) for a wrong one: short correct traces earn most,
+  long correct ones less; wrong ones are penalised less the longer they are (the model is not pushed
+  to give up early).
 - length (Kimi k1.5, arXiv 2501.12599): within the completions of one prompt, with lengths L,
   lambda = 0.5 - (L - L_min) / (L_max - L_min); reward lambda if correct, min(0, lambda) if wrong (0
   when all lengths are equal).

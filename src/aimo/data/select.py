@@ -51,9 +51,7 @@ def select_sft(
     for problem in problems:
         if not problem.text or not only.problem_ok(problem):
             continue
-        good = sorted(
-            (s for s in problem.samples if s.correct and only.sample_ok(s)), key=lambda s: s.length
-        )
+        good = sorted((s for s in problem.samples if s.correct and only.sample_ok(s)), key=lambda s: s.length)
         yield from ((problem, s) for s in good[:per_problem])
 
 
