@@ -205,29 +205,29 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
 
 def scheduler_compare(
-    traces: Annotated[Path, typer.Argument(help="A trace file with token counts (FILE#RUN for ConSol).")],
+    inputs: Inputs,
     texts: Annotated[
         Path | None,
         typer.Option(help="Problem file giving texts to traces without them (by id, else unique gold)."),
     ] = None,
     per_problem: Annotated[list[float] | None, typer.Option(help="Seconds per problem (repeat).")] = None,
+    mode: Mode = ModeChoice.auto,
     runs: Annotated[int, typer.Option(help="Simulated runs per budget.")] = 1000,
     samples: Annotated[int, typer.Option(help="Samples per problem.")] = 16,
     stop: Annotated[str, typer.Option(help="Stop rules of each problem.")] = "4/4,4/5,5/7,6/9",
     tokens_per_s: Annotated[float, typer.Option(help="Decode speed of one sample.")] = 40.0,
 ) -> None:
-    """Simulated competitions: the scheduler's time weights (leave-one-out) vs the fair share."""
-    from aimo.data.allocation import compare_allocation, format_allocation
-    from aimo.engines.traces import load_traces
+    """Simulated competitions on recorded samples (with token counts): the scheduler's time weights
+    (leave-one-out) vs the fair share."""
+    from aimo.data.allocation import as_traces, compare_allocation, format_allocation
     from aimo.solve.config import BudgetConfig
     from aimo.solve.simulate import CompetitionSetup
 
-    recorded = load_traces(traces)
-    problems = load_many([traces])
+    problems = load_many(inputs, mode.value)
     if texts is not None:
         problems = with_texts(problems, load_problems(texts))
     fit = fit_scheduler(problems)
     budget = BudgetConfig(total_s=1.0, reserve_s=10.0, fallback_s=1.0)
     setup = CompetitionSetup(budget, runs=runs, samples=samples, stop=stop, tokens_per_s=tokens_per_s)
-    rows = compare_allocation(recorded, fit, setup, per_problem or [30.0, 60.0, 90.0])
+    rows = compare_allocation(as_traces(problems), fit, setup, per_problem or [30.0, 60.0, 90.0])
     typer.echo(format_allocation(rows, fit))

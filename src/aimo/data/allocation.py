@@ -15,9 +15,23 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from aimo.data.graded import GradedProblem
 from aimo.data.scheduler import WEIGHT_RANGE, Fit
-from aimo.engines.traces import TraceProblem
+from aimo.engines.traces import TraceProblem, TraceSample
 from aimo.solve.simulate import CompetitionSetup, simulate_competition
+
+
+def as_traces(problems: Sequence[GradedProblem]) -> list[TraceProblem]:
+    """The problems as the simulator replays them: each finished sample's answer and token count."""
+    return [
+        TraceProblem(
+            p.problem_id,
+            p.text,
+            p.gold,
+            tuple(TraceSample(answer=s.answer, completion_tokens=s.tokens) for s in p.samples if s.finished),
+        )
+        for p in problems
+    ]
 
 
 def weights_from(problem_ids: Sequence[str], tokens: Sequence[float]) -> dict[str, float]:
