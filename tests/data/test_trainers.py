@@ -53,38 +53,29 @@ def _changed(before: dict, model) -> bool:
     return any(not torch.equal(before[n], p.detach().cpu()) for n, p in model.named_parameters())
 
 
-def test_sft_trainer_takes_two_steps_on_aimo_sft_rows(tiny_model_dir, graded_problems, tmp_path):
-    from trl import SFTConfig, SFTTrainer
+def _train_two_steps(trainer_name: str, dataset: Dataset, model_dir: Path, tmp_path: Path) -> None:
+    """Two optimisation steps of TRL's `trainer_name` (SFT or DPO) that change the weights."""
+    import trl
 
-    model, tokenizer = _load(tiny_model_dir)
+    model, tokenizer = _load(model_dir)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    dataset = _rows(graded_problems, "sft", per_problem=None, dedupe=None)
-    trainer = SFTTrainer(
-        model=model,
-        args=SFTConfig(**_common(tmp_path, max_length=256)),
-        train_dataset=dataset,
-        processing_class=tokenizer,
+    config = getattr(trl, f"{trainer_name}Config")(**_common(tmp_path, max_length=128))
+    trainer = getattr(trl, f"{trainer_name}Trainer")(
+        model=model, args=config, train_dataset=dataset, processing_class=tokenizer
     )
     trainer.train()
     assert trainer.state.global_step == STEPS
     assert _changed(before, model)
+
+
+def test_sft_trainer_takes_two_steps_on_aimo_sft_rows(tiny_model_dir, graded_problems, tmp_path):
+    dataset = _rows(graded_problems, "sft", per_problem=None, dedupe=None)
+    _train_two_steps("SFT", dataset, tiny_model_dir, tmp_path)
 
 
 def test_dpo_trainer_takes_two_steps_on_aimo_pairs(tiny_model_dir, graded_problems, tmp_path):
-    from trl import DPOConfig, DPOTrainer
-
-    model, tokenizer = _load(tiny_model_dir)
-    before = {n: p.detach().clone() for n, p in model.named_parameters()}
     dataset = _rows(graded_problems, "dpo", "correct-wrong", dedupe=None)
-    trainer = DPOTrainer(
-        model=model,
-        args=DPOConfig(**_common(tmp_path, max_length=256)),
-        train_dataset=dataset,
-        processing_class=tokenizer,
-    )
-    trainer.train()
-    assert trainer.state.global_step == STEPS
-    assert _changed(before, model)
+    _train_two_steps("DPO", dataset, tiny_model_dir, tmp_path)
 
 
 def _grpo(tiny_model_dir: Path, graded_problems, tmp_path: Path, device: str) -> None:
