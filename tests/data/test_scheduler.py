@@ -102,3 +102,55 @@ def test_cli_fit_and_predict_with_real_embeddings(run_dir, tmp_path):
     rows = [json.loads(line) for line in done.output.splitlines() if line.startswith("{")]
     assert [r["id"] for r in rows] == ["sum", "prod", "pow"]
     assert all(r["tokens"] > 0 and 0 <= r["pass_rate"] <= 1 and 0.5 <= r["weight"] <= 2 for r in rows)
+
+
+def test_run_asks_the_token_prior_for_each_problem_and_stays_inside_the_budget(tmp_path, monkeypatch):
+    import asyncio
+    import time
+
+    from aimo.engines.replay import ReplayEngine
+    from aimo.engines.throughput import ThroughputCurve
+    from aimo.problems import Problem
+    from aimo.solve.config import SamplingConfig, StrategyConfig
+    from aimo.solve.run import RunSettings, solve_problems
+
+    monkeypatch.setenv("AIMO_CACHE_DIR", str(tmp_path / "cache"))
+    recorded = [
+        TraceProblem(
+            f"p{i}",
+            f"Problem {i}?",
+            "7",
+            tuple(TraceSample(answer="7", completion_tokens=100) for _ in range(2)),
+        )
+        for i in range(3)
+    ]
+    engine = ReplayEngine(recorded, throughput=ThroughputCurve({1: 200.0, 2: 300.0}))
+    asked: list[str] = []
+
+    def heavy(text: str) -> float:
+        asked.append(text)
+        return 2.0
+
+    settings = RunSettings(
+        StrategyConfig(samples=2),
+        SamplingConfig(max_tokens=400),
+        BudgetConfig(total_s=6.0, reserve_s=0.5, fallback_s=0.1, prior_tokens=100),
+        token_prior=heavy,
+    )
+    problems = [Problem(id=t.problem_id, text=t.text, answer="7") for t in recorded]
+    start = time.monotonic()
+    results = asyncio.run(solve_problems(engine, problems, settings))
+    assert time.monotonic() - start <= 6.0
+    assert asked == ["Problem 0?", "Problem 1?", "Problem 2?"]
+    assert all(r.answer == "7" for r in results)
+
+
+def test_planner_token_estimate_scales_with_the_problem_weight():
+    from aimo.solve.planner import Planner, TokenModel
+
+    planner = Planner(meter=None, tokens=TokenModel(prior=[400]), max_samples=4, max_tokens=1000)  # type: ignore[arg-type]
+    assert planner.typical_tokens() == 400
+    planner.token_scale = 2.0
+    assert planner.typical_tokens() == 800
+    planner.token_scale = 4.0
+    assert planner.typical_tokens() == 1000  # never above the cap
