@@ -158,9 +158,11 @@ def token_prior(path: str | None, embedder: Embedder | None = None) -> Callable[
     if not path:
         return None
     scheduler = TokenScheduler.load(path)
+    # Loaded now, before the run's clock starts, not inside the first problem's time.
+    embed = embedder or sentence_embedder(scheduler.embedding_model)
 
     def weight(text: str) -> float:
-        (prediction,) = scheduler.predict([text], embedder)
+        (prediction,) = scheduler.predict([text], embed)
         return scheduler.weight(prediction.tokens)
 
     return weight
