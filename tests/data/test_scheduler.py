@@ -154,3 +154,28 @@ def test_planner_token_estimate_scales_with_the_problem_weight():
     assert planner.typical_tokens() == 800
     planner.token_scale = 4.0
     assert planner.typical_tokens() == 1000  # never above the cap
+
+
+def test_cli_compare_prints_fair_scheduled_and_oracle_scores(run_dir):
+    pytest.importorskip(
+        "sentence_transformers", reason="needs sentence-transformers: pip install 'aimo[train]'"
+    )
+    done = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "scheduler",
+            "compare",
+            str(run_dir),
+            "--runs",
+            "5",
+            "--samples",
+            "3",
+            "--per-problem",
+            "20",
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    header, row = done.output.strip().splitlines()[-2:]
+    assert header.split()[:5] == ["s/problem", "equal", "fair", "sched", "oracle"]
+    assert row.split()[0] == "20"
