@@ -24,7 +24,9 @@ Inputs = Annotated[
 ]
 OutFile = Annotated[Path, typer.Option("--out", "-o", help="The JSONL file to write.")]
 Mode = Annotated[ModeChoice, typer.Option(help="Grading: integer, math, or auto (integer when gold is).")]
-Flavor = Annotated[str, typer.Option("--format", help="trl or llamafactory (also writes dataset_info.json).")]
+FormatOption = Annotated[
+    str, typer.Option("--format", help="trl or llamafactory (also writes dataset_info.json).")
+]
 NoSystem = Annotated[bool, typer.Option("--no-system", help="Leave aimo's system message out of prompts.")]
 MinRate = Annotated[float | None, typer.Option(help="Keep problems with at least this pass rate.")]
 MaxRate = Annotated[float | None, typer.Option(help="Keep problems with at most this pass rate.")]
@@ -46,7 +48,7 @@ def sft(
     out: OutFile,
     preset: Annotated[str | None, typer.Option(help=_preset_help("sft"))] = None,
     mode: Mode = ModeChoice.auto,
-    format_: Flavor = "trl",
+    format_: FormatOption = "trl",
     no_system: NoSystem = False,
     prompt_completion: Annotated[
         bool, typer.Option(help="prompt + completion columns, not messages.")
@@ -75,7 +77,7 @@ def dpo(
     out: OutFile,
     preset: Annotated[str | None, typer.Option(help=_preset_help("dpo"))] = None,
     mode: Mode = ModeChoice.auto,
-    format_: Flavor = "trl",
+    format_: FormatOption = "trl",
     no_system: NoSystem = False,
     pairs: Annotated[str | None, typer.Option(help="shorter (both correct) or correct-wrong.")] = None,
     ratio: Annotated[float | None, typer.Option(help="len(chosen) < ratio x len(rejected).")] = None,
@@ -109,7 +111,7 @@ def kto(
     out: OutFile,
     preset: Annotated[str | None, typer.Option(help=_preset_help("kto"))] = None,
     mode: Mode = ModeChoice.auto,
-    format_: Flavor = "trl",
+    format_: FormatOption = "trl",
     no_system: NoSystem = False,
     balance: Annotated[
         bool | None, typer.Option(help="As many wrong as correct samples per problem.")
