@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -100,8 +101,6 @@ def dpo(
         kinds=_kinds(kinds),
     )  # fmt: skip
     if pairs_per_problem is not None and preset_.rule is not None:
-        from dataclasses import replace
-
         preset_ = replace(preset_, rule=replace(preset_.rule, per_problem=pairs_per_problem))
     _run(inputs, out, mode, preset_, Output(format_, not no_system))  # type: ignore[arg-type]
 
