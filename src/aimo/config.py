@@ -50,9 +50,10 @@ class RunConfig(BaseModel):
         except ValidationError as exc:
             raise ConfigError(f"{source}: {_first_error(exc)}") from None
 
-    def engine_for_run(self) -> EngineConfig:
-        """The engine configuration sized for this run's samples and token cap."""
-        return self.engine.fitted(self.strategy.samples, self.sampling.max_tokens)
+    def engine_for_run(self, concurrency: int | None = None) -> EngineConfig:
+        """The engine configuration sized for this run's samples (or `concurrency` requests in flight,
+        when more) and token cap."""
+        return self.engine.fitted(max(self.strategy.samples, concurrency or 0), self.sampling.max_tokens)
 
     def override(self, **sections: dict[str, Any]) -> RunConfig:
         """A copy with command-line values applied (None values mean "not given" and are skipped)."""

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import typer
 
+from aimo.bench.bars import terminal_bars
 from aimo.bench.engine import (
     StreamTiming,
     bench_engine,
@@ -17,9 +18,9 @@ from aimo.bench.engine import (
     level_row,
     saturation_point,
 )
-from aimo.bench.plot import svg_line_chart, terminal_bars
 from aimo.cli.bench_cmd import parse_concurrency
 from aimo.engines.config import EngineConfig
+from aimo.svg import Series, line_chart
 
 
 def test_saturation_is_the_first_level_whose_doubling_gains_under_ten_percent():
@@ -92,7 +93,9 @@ def test_concurrency_accepts_spaces_commas_and_repeats():
 def test_charts_scale_to_the_largest_value():
     bars = terminal_bars(["c=1", "c=2"], [10.0, 20.0], width=10).splitlines()
     assert bars[1].count("█") == 10 and bars[0].count("█") == 5
-    svg = svg_line_chart([1, 2, 4], {"tok/s": [1.0, 2.0, float("nan")]}, "t <&>", "x", "y")
+    svg = line_chart(
+        [Series("tok/s", [1, 2, 4], [1.0, 2.0, float("nan")])], x_label="x", y_label="y", title="t <&>"
+    )
     root = ET.fromstring(svg)
     assert root.tag.endswith("svg")
     assert len([e for e in root.iter() if e.tag.endswith("circle")]) == 2  # NaN is left out

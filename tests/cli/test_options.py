@@ -38,9 +38,23 @@ def test_chat_template_implies_the_completions_api_unless_an_api_is_given():
         ({"stop_rules": "4/x"}, "--stop-rules"),
         ({"samples": 0}, "strategy.samples"),
         ({"api": "grpc"}, "engine.api"),
+        ({"extra_body": "[1]"}, "--extra-body: expected a JSON object"),
+        ({"extra_body": "{top_k: 2}"}, "--extra-body: not JSON"),
+        ({"reasoning_effort": "max"}, "engine.reasoning_effort"),
     ],
 )
 def test_bad_values_are_one_line_config_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message) as info:
         build_config(None, **kwargs)
     assert "\n" not in str(info.value)
+
+
+def test_gpt_oss_flags_reach_the_engine_config():
+    run = build_config(None, chat_template="harmony", reasoning_effort="low", extra_body='{"top_k": 20}')
+    assert run.engine.api == "completions" and run.engine.chat_template == "harmony"
+    assert run.engine.reasoning_effort == "low" and run.engine.extra_body == {"top_k": 20}
+
+
+def test_an_entropy_weighted_vote_asks_the_engine_for_logprobs():
+    assert build_config(None, vote="entropy").strategy.logprobs
+    assert not build_config(None, vote="code_verified=2").strategy.logprobs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from contextlib import aclosing
 
 import pytest
@@ -179,3 +180,21 @@ def test_full_kv_cache_ends_the_longest_sequence_with_length_not_an_error(tiny_m
     assert small.stats.evicted_full >= 1
     assert any(r.completion_tokens < 400 for r in results)
     assert sum(r.completion_tokens + r.prompt_tokens for r in results) > small.n_ctx  # cells were reused
+
+
+def test_logprobs_one_normalised_top5_per_generated_token(engine):
+    async def go():
+        return [c async for c in engine.stream(request(logprobs=True, max_tokens=12))]
+
+    chunks = asyncio.run(go())
+    positions = [p for c in chunks for p in c.logprobs]
+    assert len(positions) == chunks[-1].completion_tokens == 12
+    for top in positions:
+        assert len(top) == 5 and top == sorted(top, reverse=True)
+        # Log-probabilities of a normalised distribution: the top five hold at most all of its mass.
+        assert all(lp <= 1e-6 for lp in top) and sum(math.exp(lp) for lp in top) <= 1 + 1e-5
+    assert all(not c.logprobs for c in asyncio.run(_chunks(engine, request(max_tokens=4))))
+
+
+async def _chunks(engine, req):
+    return [c async for c in engine.stream(req)]

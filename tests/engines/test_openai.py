@@ -120,6 +120,15 @@ def test_request_body_carries_sampling_stop_and_continuation():
     assert body["stream"] is True and body["model"] == "scripted"
 
 
+def test_extra_body_and_reasoning_effort_go_into_every_request():
+    engine = OpenAIEngine(["http://127.0.0.1:9/v1"], reasoning_effort="low", extra_body={"top_k": 20})
+    _, chat = engine.request_body(request(), "m")
+    assert chat["reasoning_effort"] == "low" and chat["top_k"] == 20
+    _, raw = engine.request_body(GenerationRequest(prompt="2+2=", max_tokens=4), "m")
+    assert raw["top_k"] == 20 and raw["prompt"] == "2+2="
+    asyncio.run(engine.aclose())
+
+
 def test_load_is_spread_across_two_servers(tiny_model):
     pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
     with llama_server(tiny_model) as a, llama_server(tiny_model) as b:

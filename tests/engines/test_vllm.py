@@ -80,13 +80,17 @@ def vllm_env() -> Path:
 @pytest.fixture(scope="module")
 def tiny_hf(vllm_env: Path) -> Path:
     """The tiny HF model directory, built by tests/tinyhf.py in the vLLM environment."""
+    return _build_tiny_hf(vllm_env)
+
+
+def _build_tiny_hf(vllm_env: Path, *args: str) -> Path:
     try:
         vocab = qwen2_vocab()
     except Exception as exc:
         pytest.skip(f"could not get the Qwen2 vocab GGUF from llama-cpp-python's sdist ({exc})")
     env = dict(_vllm_env(), AIMO_TEST_VOCAB=str(vocab))
     done = subprocess.run(
-        [str(vllm_env), str(REPO / "tests" / "tinyhf.py")], env=env, capture_output=True, text=True
+        [str(vllm_env), str(REPO / "tests" / "tinyhf.py"), *args], env=env, capture_output=True, text=True
     )
     if done.returncode != 0:
         pytest.fail(f"tests/tinyhf.py failed in {vllm_env}:\n{_tail(done.stderr)}")
@@ -298,11 +302,17 @@ def test_a_second_event_loop_is_refused_clearly(seen: dict[str, Any]) -> None:
 @pytest.fixture(scope="module")
 def vllm_server(vllm_env: Path, tiny_hf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`vllm.entrypoints.openai.api_server` on the tiny model; yields its base URL (…/v1)."""
+    yield from _serve(vllm_env, tiny_hf, tmp_path_factory)
+
+
+def _serve(
+    vllm_env: Path, model: Path, tmp_path_factory: pytest.TempPathFactory, *args: str
+) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("vllm-server") / "server.log"
-    cmd = [str(vllm_env), "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_hf)]
+    cmd = [str(vllm_env), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model)]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--max-model-len", str(MAX_MODEL_LEN)]
-    cmd += ["--kv-cache-memory-bytes", str(ENGINE_ARGS["kv_cache_memory_bytes"]), "--enforce-eager"]
+    cmd += ["--kv-cache-memory-bytes", str(ENGINE_ARGS["kv_cache_memory_bytes"]), "--enforce-eager", *args]
     with log.open("wb") as sink:
         proc = subprocess.Popen(
             cmd, env=_vllm_env(), stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
@@ -375,6 +385,58 @@ def test_openai_stream_closed_midway_aborts_on_the_vllm_server(vllm_server: str)
 
     # Not aborted, the request would still be decoding its LONG tokens (about a minute here).
     assert asyncio.run(go()) == 0
+
+
+# --- a reasoning model (R1 template, <think> tokens) behind vLLM's deepseek_r1 reasoning parser ----
+
+# The random model writes this because a regex forces it (vLLM's structured outputs, applied inside
+# the reasoning too): a thinking that holds a code block and a box, as an R1 distill's does.
+R1_THINKING = r"Let me compute\.\n```python\nprint\(6\*7\)\n```\nIt prints 42, so \\boxed\{42\}\."
+
+
+@pytest.fixture(scope="module")
+def r1_server(vllm_env: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    model = _build_tiny_hf(vllm_env, "r1")
+    yield from _serve(
+        vllm_env,
+        model,
+        tmp_path_factory,
+        "--reasoning-parser",
+        "deepseek_r1",
+        "--structured-outputs-config",
+        '{"enable_in_reasoning": true}',
+    )
+
+
+@slow
+def test_tir_sample_on_a_vllm_reasoning_server_keeps_its_thinking_runs_its_code_and_answers(
+    r1_server: str,
+) -> None:
+    from aimo.problems import Problem
+    from aimo.sandbox import Sandbox, SandboxConfig
+    from aimo.solve import ProblemSolver, SampleRunner
+    from aimo.solve.config import SamplingConfig, StrategyConfig
+
+    strategy = StrategyConfig(strategy="tir", samples=1, code_rounds=1, greedy_first=False)
+
+    async def go() -> Any:
+        engine = OpenAIEngine([r1_server], extra_body={"structured_outputs": {"regex": R1_THINKING}})
+        try:
+            async with Sandbox(SandboxConfig()) as sandbox:
+                runner = SampleRunner(engine, strategy, SamplingConfig(max_tokens=120), sandbox.session)
+                return await ProblemSolver(runner, strategy).solve(Problem("p", "What is 6*7?"), None)
+        finally:
+            await engine.aclose()
+
+    result = asyncio.run(go())
+    sample = result.samples[0]
+    # The parser sent all of it as reasoning: aimo kept it, inside one <think>, across both rounds.
+    assert sample.text.startswith(
+        "<think>\nLet me compute.\n```python\nprint(6*7)\n```\n```output\n42\n```\n"
+    )
+    assert sample.text.count("<think>") == 1
+    assert [run.output for run in sample.code_runs] == ["42"]  # the code inside the thinking ran
+    assert result.answer == "42" and sample.finish_reason == "boxed"  # the box inside the thinking
 
 
 if __name__ == "__main__":  # the driver: python test_vllm.py MODEL_DIR OUT.json, in the vLLM environment

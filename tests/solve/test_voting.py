@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import math
-
 import pytest
 from pydantic import ValidationError
 
 from aimo.solve.types import CodeRun, Sample
 from aimo.solve.voting import (
-    EntropyMeter,
     VoteConfig,
     is_code_verified,
     majority,
@@ -15,7 +12,6 @@ from aimo.solve.voting import (
     problem_numbers,
     sample_weights,
     tally,
-    token_entropy,
     winner,
 )
 
@@ -117,17 +113,6 @@ def test_weights_multiply() -> None:
     sample = make("3", code_runs=[CodeRun(code="", output="3", answer="3")])
     config = VoteConfig(code_verified=2.0, small_number_penalty=0.5, problem_number_penalty=0.5)
     assert sample_weights([sample], "pick 3 balls", config) == pytest.approx([0.5])
-
-
-def test_token_entropy_and_meter() -> None:
-    assert token_entropy([0.0]) == 0.0
-    assert token_entropy([math.log(0.5), math.log(0.5)]) == pytest.approx(math.log(2))
-    # Renormalised over the top entries given.
-    assert token_entropy([math.log(0.25), math.log(0.25)]) == pytest.approx(math.log(2))
-    meter = EntropyMeter()
-    assert meter.mean is None
-    meter.add([[0.0], [math.log(0.5), math.log(0.5)]])
-    assert meter.mean == pytest.approx(math.log(2) / 2)
 
 
 def test_vote_config_validation() -> None:

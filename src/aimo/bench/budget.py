@@ -225,7 +225,7 @@ def _result(
 
 def budget_chart(result: BenchResult) -> str:
     """Score against seconds: aimo at each budget as a line, the plain pass as a reference line."""
-    from aimo.evaluate.svg import Series, line_chart
+    from aimo.svg import Series, line_chart
 
     plain = next(r for r in result.rows if r["budget s"] is None)
     timed = [r for r in result.rows if r["budget s"] is not None]

@@ -87,9 +87,10 @@ def bench_engine_command(
     plot: Annotated[Path | None, typer.Option(help="Write an SVG chart of tok/s per level here.")] = None,
 ) -> None:
     """Output tok/s and time to first token at each concurrency, and where throughput saturates."""
+    from aimo.bench.bars import terminal_bars
     from aimo.bench.engine import bench_engine
-    from aimo.bench.plot import svg_line_chart, terminal_bars
     from aimo.engines.factory import open_engine
+    from aimo.svg import Series, line_chart
 
     levels = parse_concurrency(concurrency, ctx.args)
     run_config = build_config(config, engine=engine, model=model)
@@ -120,9 +121,8 @@ def bench_engine_command(
     if plot is not None:
         xs = [row["concurrency"] for row in result.rows]
         title = f"{result.settings['engine']} {Path(str(result.settings.get('model', ''))).name}"
-        chart = svg_line_chart(
-            xs, {"output tok/s": [r["tok/s"] for r in result.rows]}, title, "concurrency", "tok/s"
-        )
+        tok_s = Series("output tok/s", xs, [r["tok/s"] for r in result.rows])
+        chart = line_chart([tok_s], x_label="concurrency", y_label="tok/s", log2_x=True, title=title)
         plot.write_text(chart)
         err.print(f"[dim]wrote {plot}[/dim]")
 
@@ -190,7 +190,7 @@ def bench_compare_command(
     json_out: JsonOpt = None,
 ) -> None:
     """Two results side by side: rows matched by their key, each number as A, B and B/A."""
-    from aimo.bench.compare import compare
+    from aimo.bench.ratios import compare
 
     try:
         first, second = BenchResult.read(a), BenchResult.read(b)
@@ -217,6 +217,62 @@ def bench_openai_command(
             measure_overhead(url, rounds=rounds, concurrency=concurrency, max_tokens=max_tokens)
         )
     _emit(result, json_out)
+
+
+def bench_client_command(
+    streams: Annotated[list[str], typer.Option(help=CONCURRENCY_HELP)] = ["64,256"],  # noqa: B006
+    chunks: Annotated[int, typer.Option(min=1, help="Content chunks per streamed response.")] = 1000,
+    seconds: Annotated[float, typer.Option(min=0.1, help="Seconds per round and client.")] = 3.0,
+    rounds: Annotated[int, typer.Option(min=1, help="Interleaved rounds of each client.")] = 2,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
+) -> None:
+    """The openai engine's ceiling: chunks/s from a local no-model server vs a bare client, same run."""
+    from aimo.bench.client import measure_client
+
+    levels = parse_concurrency(streams, [])
+    with err.status(f"streaming chunks at {levels} streams…"):
+        result = asyncio.run(measure_client(levels, chunks=chunks, seconds=seconds, rounds=rounds))
+    _emit(result, json_out)
+
+
+def bench_eval_command(
+    dataset: Annotated[str, typer.Argument(help="Problem file or dataset name (as `aimo eval` takes).")],
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Samples in flight (default: what saturates the engine, as in aimo eval)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N problems.")] = None,
+    samples: Annotated[int, typer.Option("--samples", "-n", min=1, help="Samples per problem.")] = 8,
+    max_tokens: BenchMaxTokensOpt = 512,
+    seed: SeedOpt = 0,
+    sequential: Annotated[
+        bool, typer.Option(help="Also time the one-problem-at-a-time evaluation (the plain alternative).")
+    ] = True,
+    config: ConfigOpt = None,
+    engine: EngineOpt = None,
+    model: ModelOpt = None,
+    json_out: JsonOpt = None,
+) -> None:
+    """tok/s of `aimo eval` over the engine's own tok/s at the same in-flight count, in one run."""
+    from aimo.bench.evalspeed import bench_eval
+    from aimo.engines.factory import open_engine
+    from aimo.evaluate.datasets import resolve_dataset
+
+    run_config = build_config(
+        config, engine=engine, model=model, samples=samples, max_tokens=max_tokens, seed=seed
+    )
+    problems = resolve_dataset(dataset, run_config.engine.traces).problems[:limit]
+    k = concurrency or run_config.engine.saturating_concurrency()
+    engine_config = run_config.engine_for_run(k)
+
+    async def go() -> BenchResult:
+        async with open_engine(engine_config, progress=lambda m: err.print(f"[dim]{m}[/dim]")) as opened:
+            with err.status(f"engine alone and aimo eval at {k} in flight…"):
+                return await bench_eval(
+                    opened, run_config, problems, k, sequential, describe_engine(opened, engine_config)
+                )
+
+    _emit(asyncio.run(go()), json_out)
 
 
 def bench_budget_command(
@@ -273,5 +329,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     bench_app.command("engine", context_settings={"allow_extra_args": True})(bench_engine_command)
     bench_app.command("harness")(bench_harness_command)
     bench_app.command("openai")(bench_openai_command)
+    bench_app.command("client")(bench_client_command)
+    bench_app.command("eval")(bench_eval_command)
     bench_app.command("compare")(bench_compare_command)
     bench_app.command("budget")(bench_budget_command)

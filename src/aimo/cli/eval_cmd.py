@@ -20,6 +20,7 @@ from aimo.evaluate.compare import compare_runs, render_comparison
 from aimo.evaluate.report import fmt, fmt_ci, fmt_spread, headline, reference_line, write_report
 from aimo.evaluate.rundir import CONFIG_FILE, RunDir
 from aimo.evaluate.session import EvalRequest, Session, execute, resume, start
+from aimo.evaluate.shards import merge_shards, parse_shard
 from aimo.problems import FieldNames
 from aimo.solve.types import ProblemResult
 
@@ -57,6 +58,35 @@ def eval_(
         typer.Option(min=1, help=f"Competition mode: problem orders to run (default {DEFAULT_ORDERS})."),
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N problems.")] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-k",
+            min=1,
+            help="Most samples in flight across problems and repeats (default: what saturates the "
+            "engine: llama.cpp's --max-sequences, 256 for servers). Competition mode runs one problem "
+            "at a time.",
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Do only shard i/n of the (repeat, problem) work, into OUT/shard-i-of-n (needs --out); "
+            "`aimo merge OUT` joins the shards."
+        ),
+    ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the shards as tasks on this Ray cluster (`local`: start one here), then merge "
+            "them into --out (storage every node sees). Needs pip install 'aimo[ray]'."
+        ),
+    ] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --ray: shards (default: the server URLs given, at least 2)."),
+    ] = None,
     report: Annotated[bool, typer.Option(help="Write report.html and report.md at the end.")] = True,
     id_field: IdFieldOpt = None,
     text_field: TextFieldOpt = None,
@@ -88,17 +118,30 @@ def eval_(
             out=out_dir,
             fields=FieldNames(id=id_field, text=text_field, answer=answer_field),
             limit=limit,
+            shard=None if shard is None else parse_shard(shard),
         )
+        if ray is not None:
+            from aimo.evaluate.distributed import run_on_ray
+
+            count = shards or max(2, len(run_config.engine.base_urls))
+            with err.status(f"{count} shards on Ray ({ray})…"):
+                merged = run_on_ray(request, ray, count, resume=resume_run, concurrency=concurrency)
+            _finish(merged, report)
+            return
         session = start(request, resume=resume_run)
-    _run(session)
-    analysis = analyze(session.run)
-    print_summary(analysis)
+    _run(session, concurrency)
+    _finish(session.run, report)
+
+
+def _finish(run: RunDir, report: bool) -> None:
+    """The summary on the console, and the report files when asked for."""
+    print_summary(analyze(run))
     if report:
-        html, md = write_report(session.run.path)
+        html, md = write_report(run.path)
         out.print(f"report: {html}  {md}")
 
 
-def _run(session: Session) -> None:
+def _run(session: Session, concurrency: int | None = None) -> None:
     info = session.run.info
     done, total = len(session.done), info.repeats * len(session.problems)
     err.print(
@@ -119,12 +162,16 @@ def _run(session: Session) -> None:
             score = f" · right {tally['right']}/{tally['graded']}" if tally["graded"] else ""
             progress.update(task, advance=1, description=f"repeat {repeat + 1}/{info.repeats}{score}")
 
-        asyncio.run(
+        slots = asyncio.run(
             execute(
-                session, on_result=advance, progress=lambda msg: progress.console.print(f"[dim]{msg}[/dim]")
+                session,
+                on_result=advance,
+                progress=lambda msg: progress.console.print(f"[dim]{msg}[/dim]"),
+                concurrency=concurrency,
             )
         )
-    err.print(f"[dim]ran {total - done} problem runs in {time.monotonic() - started:.1f}s[/dim]")
+    in_flight = f", up to {slots.peak} of {slots.limit} samples at once" if slots else ""
+    err.print(f"[dim]ran {total - done} problem runs in {time.monotonic() - started:.1f}s{in_flight}[/dim]")
 
 
 def print_summary(analysis: Analysis) -> None:
@@ -190,7 +237,27 @@ def compare(
         output.write_text(text, encoding="utf-8")
 
 
+def merge(
+    shards: Annotated[
+        list[Path],
+        typer.Argument(help="Shard run directories, or the --out DIR that holds shard-i-of-n ones."),
+    ],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="The merged run directory (default: the one DIR given)."),
+    ] = None,
+    report: Annotated[bool, typer.Option(help="Write report.html and report.md.")] = True,
+) -> None:
+    """Join the shards of `aimo eval --shard i/n` into one run (all shards present and finished)."""
+    if out_dir is None:
+        if len(shards) != 1:
+            raise typer.BadParameter("give --out for the merged run when merging several directories")
+        out_dir = shards[0]
+    _finish(merge_shards(shards, out_dir), report)
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> Any:
     app.command("eval")(eval_)
     app.command()(report)
+    app.command()(merge)
     app.command()(compare)

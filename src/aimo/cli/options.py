@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -42,8 +43,15 @@ ChatTemplateOpt = Annotated[
     typer.Option(
         "--chat-template",
         help="Chat template aimo renders for the completions API: a GGUF file, model directory, "
-        "template file or hub id. Implies --api completions unless --api is given.",
+        "template file or hub id, or 'harmony' for gpt-oss. Implies --api completions unless --api is given.",
     ),
+]
+ReasoningEffortOpt = Annotated[
+    str | None, typer.Option(help="gpt-oss reasoning effort: low | medium | high (default high).")
+]
+ExtraBodyOpt = Annotated[
+    str | None,
+    typer.Option(help="openai engine: JSON fields added to every request, e.g. '{\"top_k\": 20}'."),
 ]
 TracesOpt = Annotated[Path | None, typer.Option(help="Recorded samples for --engine replay.")]
 SamplesOpt = Annotated[int | None, typer.Option("--samples", "-n", help="Samples per problem (default 8).")]
@@ -60,6 +68,14 @@ VoteOpt = Annotated[
     typer.Option(
         help='Vote weights, e.g. "code_verified=2,entropy,'
         'length_power=0.5,small_number_penalty=0.5" (default: majority).'
+    ),
+]
+RecordLogprobsOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--record-logprobs",
+        help="Keep every sample's per-token top log-probabilities in its record, so the run replays "
+        "with confidences (large records).",
     ),
 ]
 TimeBudgetOpt = Annotated[float | None, typer.Option(help="Total seconds for the whole run.")]
@@ -83,6 +99,8 @@ def build_config(
     model: str | None = None,
     api: str | None = None,
     chat_template: str | None = None,
+    reasoning_effort: str | None = None,
+    extra_body: str | None = None,
     traces: Path | None = None,
     samples: int | None = None,
     max_tokens: int | None = None,
@@ -92,6 +110,7 @@ def build_config(
     code_rounds: int | None = None,
     stop_rules: str | None = None,
     vote: str | None = None,
+    record_logprobs: bool | None = None,
     time_budget: float | None = None,
     throughput: Path | None = None,
 ) -> RunConfig:
@@ -101,6 +120,8 @@ def build_config(
         "traces": str(traces) if traces else None,
         "api": api or ("completions" if chat_template else None),
         "chat_template": chat_template,
+        "reasoning_effort": reasoning_effort,
+        "extra_body": _json_object("--extra-body", extra_body),
         "replay_throughput": str(throughput) if throughput and (engine == "replay" or traces) else None,
     }
     if model and "," in model:
@@ -121,9 +142,23 @@ def build_config(
             "code_rounds": code_rounds,
             "stop_rules": stop_rules,
             "vote": parse_vote(vote) if vote is not None else None,
+            "record_logprobs": record_logprobs or None,
         },
         budget={"total_s": time_budget, "throughput": str(throughput) if throughput else None},
     )
+
+
+def _json_object(flag: str, text: str | None) -> dict[str, object] | None:
+    """A flag's JSON object, or None when the flag is not given; a clear error when it is not one."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{flag}: not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{flag}: expected a JSON object like '{{\"top_k\": 20}}'")
+    return value
 
 
 def parse_vote(spec: str) -> dict[str, object]:
@@ -142,6 +177,8 @@ RUN_OPTIONS: dict[str, Any] = {
     "model": ModelOpt,
     "api": ApiOpt,
     "chat_template": ChatTemplateOpt,
+    "reasoning_effort": ReasoningEffortOpt,
+    "extra_body": ExtraBodyOpt,
     "traces": TracesOpt,
     "samples": SamplesOpt,
     "max_tokens": MaxTokensOpt,
@@ -151,6 +188,7 @@ RUN_OPTIONS: dict[str, Any] = {
     "code_rounds": CodeRoundsOpt,
     "stop_rules": StopRulesOpt,
     "vote": VoteOpt,
+    "record_logprobs": RecordLogprobsOpt,
     "time_budget": TimeBudgetOpt,
     "throughput": ThroughputOpt,
 }

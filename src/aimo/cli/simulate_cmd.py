@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from aimo.cli.options import parse_vote
 from aimo.engines.traces import load_traces
+from aimo.solve.arrival import OnlineConfidence
 from aimo.solve.config import BudgetConfig
 from aimo.solve.simulate import (
     CONSOL_FILE,
@@ -21,6 +23,7 @@ from aimo.solve.simulate import (
     shared_data_dir,
     simulate_competition,
 )
+from aimo.solve.voting import VoteConfig
 
 out = Console()
 TracesArg = Annotated[
@@ -42,11 +45,51 @@ def stopping(
     ] = None,
     samples: Annotated[int | None, typer.Option(help="Use at most this many samples per problem.")] = None,
     concurrent: Annotated[bool, typer.Option(help="All samples at once: shortest answers first.")] = False,
+    width: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Samples running at once (a new one starts when one ends); 1: sampling order."
+        ),
+    ] = None,
+    vote: Annotated[
+        str | None,
+        typer.Option(
+            help='Vote weights, as `aimo solve --vote`, e.g. "confidence=lowest_group,keep_top=10".'
+        ),
+    ] = None,
+    online: Annotated[
+        str | None,
+        typer.Option(
+            help='DeepConf online on traces with recorded logprobs: "warmup=16,keep=90,window=2048".'
+        ),
+    ] = None,
 ) -> None:
     """Accuracy and tokens of stopping rules applied to recorded samples (vs plain majority)."""
     problems = _traces(traces)
-    outcomes = replay_rules(problems, rules or DEFAULT_RULES, max_samples=samples, concurrent=concurrent)
-    out.print(format_rule_table(outcomes), highlight=False)
+    try:
+        vote_config = VoteConfig.model_validate(parse_vote(vote)) if vote else None
+        online_config = OnlineConfidence(**_numbers(online)) if online else None
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(str(exc).splitlines()[0]) from None
+    outcomes = replay_rules(
+        problems,
+        rules or DEFAULT_RULES,
+        max_samples=samples,
+        concurrent=concurrent,
+        width=width,
+        vote=vote_config,
+        online=online_config,
+    )
+    out.print(format_rule_table(outcomes), highlight=False, markup=False, soft_wrap=True)
+
+
+def _numbers(spec: str) -> dict[str, float]:
+    """`"warmup=16,keep=90"` → {"warmup": 16, "keep": 90.0} (whole numbers as int)."""
+    values: dict[str, float] = {}
+    for name, value in parse_vote(spec).items():
+        number = float(str(value))
+        values[name] = int(number) if number.is_integer() and name != "keep" else number
+    return values
 
 
 def budget(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -9,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 EngineName = Literal["auto", "llamacpp", "openai", "vllm", "replay"]
 PROMPT_TOKENS_ALLOWANCE = 1024  # KV room per sequence for the chat template, the problem and code outputs
 MAX_AUTO_CONTEXT = 131_072  # beyond this the KV cache may not fit in memory: set n_ctx yourself
+# Requests in flight that saturate a server (vLLM, SGLang: 64–256 sequences) or the replay engine.
+SERVER_CONCURRENCY = 256
 
 
 class EngineConfig(BaseModel):
@@ -24,8 +27,12 @@ class EngineConfig(BaseModel):
     api_key: str | None = None
     served_model_name: str | None = None
     # openai on api="completions": the chat template aimo renders chats with (a GGUF file, model
-    # directory, template file or hub id), so the prompt text is aimo's, not the server's.
+    # directory, template file or hub id, or "harmony" for gpt-oss), so the prompt text is aimo's.
     chat_template: str | None = None
+    # gpt-oss: the reasoning effort (rendered into harmony's system message, or sent to a chat API).
+    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    # openai: extra JSON fields merged into every request (server options, e.g. vLLM's top_k).
+    extra_body: dict[str, object] = Field(default_factory=dict)
     request_timeout_s: float = 600.0
     connect_retries: int = 3
     # llamacpp: context size, threads, the most sequences decoded together in one batch.
@@ -43,6 +50,17 @@ class EngineConfig(BaseModel):
     replay_tokens_per_s: float | None = None
     # replay: play like a batching engine with this `aimo bench engine --json` result's tok/s curve.
     replay_throughput: str | None = None
+
+    def saturating_concurrency(self) -> int:
+        """Requests in flight that keep this engine busy: llama.cpp's `max_sequences` (the sequences it
+        decodes together), else `SERVER_CONCURRENCY`."""
+        model = self.model or ""
+        local = self.engine == "llamacpp" or (  # what `auto` picks for a GGUF or built-in model
+            self.engine == "auto"
+            and not (self.base_urls or self.traces or model.startswith(("http://", "https://")))
+            and not Path(model).is_dir()
+        )
+        return self.max_sequences if local else SERVER_CONCURRENCY
 
     def fitted(self, concurrency: int, max_tokens: int) -> EngineConfig:
         """A copy whose llama.cpp context holds `concurrency` sequences of `max_tokens` at once.

@@ -88,6 +88,8 @@ def _openai_engine(config: EngineConfig, urls: list[str], served: str | None) ->
         request_timeout_s=config.request_timeout_s,
         connect_retries=config.connect_retries,
         chat_template=config.chat_template,
+        reasoning_effort=config.reasoning_effort,
+        extra_body=config.extra_body,
     )
 
 

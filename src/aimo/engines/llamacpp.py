@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import logging
+import math
 import os
 import queue
 import random
@@ -128,6 +129,7 @@ class LlamaCppEngine:
         self.max_positions = min(self.n_ctx, self._model.n_ctx_train() or self.n_ctx)
         self._n_vocab = self._model.n_vocab()
         self._piece_buf = ctypes.create_string_buffer(64)
+        self._scratch = np.empty(self._n_vocab, dtype=np.float32)  # for the logprobs' log-sum-exp
         self._chat = self._make_chat_formatter()
         self._inbox: queue.SimpleQueue[_Sequence | None] = queue.SimpleQueue()
         self._active: list[_Sequence] = []
@@ -388,12 +390,16 @@ class LlamaCppEngine:
         return self._piece_buf.raw[:n]
 
     def _top_logprobs(self, batch_index: int) -> list[float]:
+        """The top log-probabilities of a batch row: read in place from llama.cpp's logits (no copy
+        of the row into Python objects); the log-sum-exp goes through one reused scratch buffer."""
         ptr = self._ll.llama_get_logits_ith(self._ctx.ctx, batch_index)
-        logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).astype(np.float64)
-        logits -= logits.max()
-        logp = logits - np.log(np.exp(logits).sum())
-        top = np.argpartition(logp, -_TOP_LOGPROBS)[-_TOP_LOGPROBS:]
-        return sorted(logp[top].tolist(), reverse=True)
+        row = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+        peak = float(row.max())
+        np.subtract(row, peak, out=self._scratch)
+        np.exp(self._scratch, out=self._scratch)
+        log_total = peak + math.log(float(self._scratch.sum(dtype=np.float64)))
+        top = np.argpartition(row, -_TOP_LOGPROBS)[-_TOP_LOGPROBS:]
+        return sorted((float(row[i]) - log_total for i in top), reverse=True)
 
     def _make_sampler(self, request: GenerationRequest) -> Any:
         sampler = self._internals.LlamaSampler()

@@ -21,13 +21,14 @@ import asyncio
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, Literal
 
 import httpx
 
 from aimo.engines.base import Chunk, EngineError, GenerationRequest, ToolCall
+from aimo.engines.harmony import HARMONY, HarmonyFormat, ReasoningEffort
 from aimo.engines.template import ChatTemplate, load_chat_template
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,10 @@ class OpenAIEngine:
         request_timeout_s: float = 600.0,
         connect_retries: int = 3,
         backoff_s: float = 0.5,
-        chat_template: str | ChatTemplate | None = None,
+        chat_template: str | ChatTemplate | HarmonyFormat | None = None,
         probe_interval_s: float = 2.0,
+        reasoning_effort: ReasoningEffort | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> None:
         if not base_urls:
             raise EngineError("the openai engine needs at least one base URL (--model http://host:port/v1)")
@@ -94,7 +97,9 @@ class OpenAIEngine:
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
         )
         self._model_names: dict[str, str] = {}
-        self.template = load_chat_template(chat_template) if isinstance(chat_template, str) else chat_template
+        self.reasoning_effort = reasoning_effort
+        self.extra_body = dict(extra_body or {})
+        self.template = _template(chat_template, reasoning_effort)
         self.probe_interval_s = probe_interval_s
         self._down: set[str] = set()
         self._probes: dict[str, asyncio.Task[None]] = {}
@@ -110,7 +115,12 @@ class OpenAIEngine:
         if request.prompt is not None:
             return request.prompt + request.assistant_prefix
         if self.template is None:
-            raise EngineError("no chat template to render with (--chat-template)")
+            raise EngineError(
+                "the completions API needs a chat template to render messages (--chat-template: "
+                "a GGUF file, model directory, template file, hub id or 'harmony'), or use api='chat'"
+            )
+        if isinstance(self.template, HarmonyFormat):
+            return self.template.render_request(request)
         return self.template.render(request.messages or (), request.assistant_prefix, tools=request.tools)
 
     def is_up(self, url: str) -> bool:
@@ -207,20 +217,12 @@ class OpenAIEngine:
         if request.stop:
             body["stop"] = list(request.stop)
         if self.api == "completions" or request.prompt is not None:
-            if request.prompt is not None:
-                body["prompt"] = request.prompt + request.assistant_prefix
-            elif self.template is not None:
-                body["prompt"] = self.template.render(
-                    request.messages or (), request.assistant_prefix, tools=request.tools
-                )
-            else:
-                raise EngineError(
-                    "the completions API needs a chat template to render messages (--chat-template: "
-                    "a GGUF file, model directory, template file or hub id), or use api='chat'"
-                )
+            body["prompt"] = self.render_prompt(request)
             if request.logprobs:
                 body["logprobs"] = _TOP_LOGPROBS
-            return "completions", body
+            if isinstance(self.template, HarmonyFormat) and request.prompt is None:
+                body.update(self.template.request_extras())
+            return "completions", body | self.extra_body
         messages = [dict(m) for m in request.messages or ()]
         if request.assistant_prefix:
             # vLLM / SGLang extension: continue the last assistant message instead of opening a new turn.
@@ -231,7 +233,9 @@ class OpenAIEngine:
             body["tools"] = [dict(tool) for tool in request.tools]
         if request.logprobs:
             body.update(logprobs=True, top_logprobs=_TOP_LOGPROBS)
-        return "chat/completions", body
+        if self.reasoning_effort:
+            body["reasoning_effort"] = self.reasoning_effort  # gpt-oss on vLLM / SGLang
+        return "chat/completions", body | self.extra_body
 
     async def _stream_once(self, url: str, request: GenerationRequest) -> AsyncIterator[Chunk]:
         path, body = self.request_body(request, await self.model_name(url))
@@ -241,6 +245,11 @@ class OpenAIEngine:
         usage: dict[str, Any] = {}
         calls: dict[int, dict[str, str]] = {}  # tool calls arrive in pieces, keyed by their index
         think = _ThinkMarkers(already_open=_thinking_open(request.assistant_prefix))
+        harmony = (
+            self.template.reader(request.assistant_prefix)
+            if isinstance(self.template, HarmonyFormat) and path == "completions" and request.prompt is None
+            else None
+        )
         n_chunks = counted = 0
         try:
             async with self._client.stream("POST", f"{url}/{path}", json=body) as response:
@@ -264,7 +273,9 @@ class OpenAIEngine:
                             n_chunks += 1
                             tokens = _chunk_tokens(usage, counted, logprobs)
                             counted += tokens
-                            yield Chunk(text=think.wrap(reasoning, content), tokens=tokens, logprobs=logprobs)
+                            # The harmony reader puts the think markers in itself.
+                            text = harmony.feed(content) if harmony else think.wrap(reasoning, content)
+                            yield Chunk(text=text, tokens=tokens, logprobs=logprobs)
         except httpx.HTTPError as exc:
             if isinstance(exc, _CONNECTION_LOST):
                 self._take_out(url, f"{type(exc).__name__}: {exc or 'connection failed'}")
@@ -281,6 +292,8 @@ class OpenAIEngine:
                 f"stream from {url} ended without a finish reason after {n_chunks} chunks "
                 "(a llama.cpp server started without --interrupt_requests False does this)"
             )
+        if harmony is not None and (tail := harmony.finish()):
+            yield Chunk(text=tail)  # a tool call whose `<|call|>` the server kept back as a stop token
         if think.open and finish in ("stop", "tool_calls") and not stop_string:
             yield Chunk(text=think.close())  # the model ended its turn inside the thinking
         yield Chunk(
@@ -313,6 +326,15 @@ class _ThinkMarkers:
     def close(self) -> str:
         self.open = False
         return THINK_END
+
+
+def _template(
+    spec: str | ChatTemplate | HarmonyFormat | None, reasoning_effort: ReasoningEffort | None
+) -> ChatTemplate | HarmonyFormat | None:
+    """The chat template a `--chat-template` value names ('harmony': gpt-oss's harmony format)."""
+    if spec == HARMONY:
+        return HarmonyFormat(reasoning_effort or "high")
+    return load_chat_template(spec) if isinstance(spec, str) else spec
 
 
 def _thinking_open(prefix: str) -> bool:

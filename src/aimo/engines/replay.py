@@ -182,7 +182,10 @@ class ReplayEngine:
             if sample.text is not None
             else synthetic_text(sample.answer, sample.completion_tokens or 0)
         )
-        total_tokens = sample.completion_tokens or max(1, math.ceil(len(text) / CHARS_PER_TOKEN))
+        series = sample.meta.get("logprobs") or []
+        total_tokens = (
+            sample.completion_tokens or len(series) or max(1, math.ceil(len(text) / CHARS_PER_TOKEN))
+        )
         key = (problem.problem_id, index)
         prefix = request.assistant_prefix
         if not prefix:
@@ -197,7 +200,8 @@ class ReplayEngine:
 
         self.active_streams += 1
         try:
-            async with aclosing(self._play(playback, prompt_tokens)) as chunks:
+            played = series if request.logprobs else ()
+            async with aclosing(self._play(playback, prompt_tokens, played)) as chunks:
                 async for chunk in chunks:
                     yield chunk
         finally:
@@ -206,7 +210,11 @@ class ReplayEngine:
     async def aclose(self) -> None:
         self._closed = True
 
-    async def _play(self, playback: _Playback, prompt_tokens: int) -> AsyncIterator[Chunk]:
+    async def _play(
+        self, playback: _Playback, prompt_tokens: int, series: Sequence[list[float]] = ()
+    ) -> AsyncIterator[Chunk]:
+        """Emit the playback in chunks; `series` (recorded per-token logprobs) goes with its tokens
+        when the request asked for logprobs."""
         started = time.monotonic()
         await asyncio.sleep(0)  # every stream yields to the loop at least once, so it can be cancelled
         emitted, reported = playback.start, playback.start_token
@@ -215,7 +223,11 @@ class ReplayEngine:
             await self._pace(started, token - playback.start_token, self.chunk_tokens)
             upto = min(playback.char_at(token), playback.end)
             if upto > emitted:  # tokens of a chunk with no text go with the next one
-                yield Chunk(text=playback.text[emitted:upto], tokens=token - reported)
+                yield Chunk(
+                    text=playback.text[emitted:upto],
+                    tokens=token - reported,
+                    logprobs=list(series[reported:token]),
+                )
                 emitted, reported = upto, token
             token += self.chunk_tokens
         last = playback.end_token - playback.start_token
@@ -226,6 +238,7 @@ class ReplayEngine:
             finish_reason=playback.finish_reason,
             prompt_tokens=prompt_tokens,
             completion_tokens=playback.end_token - playback.start_token,
+            logprobs=list(series[reported : playback.end_token]),
         )
 
     async def _pace(self, started: float, tokens: int, step: int) -> None:

@@ -11,7 +11,11 @@ token counts), or both. `load_traces` also reads, detected from the first line:
 - ConSol's `consol_aime24_all_runs.jsonl` (`run`, `problem_index`, `gold_inferred`, `answers`,
   `token_usage`): one run of it, chosen with `run=` or a `FILE#RUN` suffix (default `o3minilow-aime24-vote`);
 - Qwen2.5-Math's `math_cot_100.jsonl` (`idx`, `question`, `answer`, `code[]`, `pred[]`, `score[]`);
-- aimo's own problem records (`kind: "problem"`, as `ProblemResult.to_record()` writes them).
+- aimo's own problem records (`kind: "problem"`, as `ProblemResult.to_record()` writes them);
+- an `aimo eval` run directory (`problems.jsonl` + `samples.jsonl`; its first repeat).
+
+Sample records keep what a replay needs of their meta: per-token `logprobs` (`--record-logprobs`),
+the `confidence` summary and a reward-model score (`reward`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from aimo.errors import AimoError
 from aimo.jsonl import read_jsonl_objects
 
 TRACE_SCHEMA = 1
+# What a sample's recorded meta carries into a replay: per-token logprobs (the confidence series),
+# the confidence summary and a reward-model score.
+_REPLAYED_META = ("logprobs", "confidence", "reward")
 CONSOL_DEFAULT_RUN = "o3minilow-aime24-vote"
 
 
@@ -79,6 +86,8 @@ class TraceProblem:
 def load_traces(path: str | Path, run: str | None = None) -> list[TraceProblem]:
     """Read a trace file in any supported format (see the module doc). `run` picks a ConSol run."""
     path, run = _split_run(Path(path), run)
+    if path.is_dir():
+        return _from_run_dir(path)
     rows = list(_read_jsonl(path))
     if not rows:
         return []
@@ -151,6 +160,28 @@ def _sample_from_aimo(sample: Mapping[str, Any]) -> TraceSample:
     )
 
 
+def _from_run_dir(path: Path) -> list[TraceProblem]:
+    """An `aimo eval` run directory: its first repeat's problems, each with its samples."""
+    problems_file, samples_file = path / "problems.jsonl", path / "samples.jsonl"
+    if not problems_file.is_file():
+        raise TraceError(f"{path}: not a trace file or an aimo eval run directory (no problems.jsonl)")
+    samples: dict[str, list[dict[str, Any]]] = {}
+    if samples_file.is_file():
+        for _, row in _read_jsonl(samples_file):
+            if row.get("repeat", 0) == 0 and row.get("kind") == "sample":
+                samples.setdefault(str(row.get("problem_id")), []).append(row)
+    return [
+        _at_line(
+            problems_file,
+            line,
+            _from_results,
+            {**row, "samples": samples.get(str(row.get("problem_id")), [])},
+        )
+        for line, row in _read_jsonl(problems_file)
+        if row.get("repeat", 0) == 0 and row.get("kind") == "problem"
+    ]
+
+
 def _from_results(row: Mapping[str, Any]) -> TraceProblem:
     """An aimo `ProblemResult` record: samples in launch order; the problem text if meta holds it."""
     samples = sorted(row.get("samples", []), key=lambda s: s.get("index", 0))
@@ -165,6 +196,7 @@ def _from_results(row: Mapping[str, Any]) -> TraceProblem:
                 answer=answer_text(s.get("answer")),
                 completion_tokens=_optional_int(s.get("completion_tokens")),
                 prompt_tokens=_optional_int(s.get("prompt_tokens")),
+                meta={k: v for k, v in (s.get("meta") or {}).items() if k in _REPLAYED_META},
             )
             for s in samples
         ),
@@ -175,14 +207,25 @@ def _from_math_cot(row: Mapping[str, Any]) -> TraceProblem:
     texts = row["code"]
     preds = row.get("pred") or [None] * len(texts)
     scores = row.get("score") or [None] * len(texts)
+    rewards = row.get("pred_score") or [None] * len(texts)
     samples = tuple(
-        TraceSample(text=text, answer=answer_text(pred), meta={"correct": score})
-        for text, pred, score in zip(texts, preds, scores, strict=True)
+        TraceSample(text=text, answer=answer_text(pred), meta=_math_cot_meta(score, reward))
+        for text, pred, score, reward in zip(texts, preds, scores, rewards, strict=True)
     )
     meta = {k: row[k] for k in ("level", "gt") if k in row}
     return TraceProblem(
         f"math_cot-{row['idx']}", str(row["question"]), answer_text(row["answer"]), samples, meta
     )
+
+
+def _math_cot_meta(score: Any, reward: Any) -> dict[str, Any]:
+    """A math_cot sample's grade and reward-model score (`pred_score` is a one-element list)."""
+    if isinstance(reward, list):
+        reward = reward[0] if reward else None
+    meta: dict[str, Any] = {"correct": score}
+    if reward is not None:
+        meta["reward"] = float(reward)
+    return meta
 
 
 def _from_consol(path: Path, rows: Sequence[tuple[int, Mapping[str, Any]]], run: str) -> list[TraceProblem]:

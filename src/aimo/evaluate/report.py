@@ -10,7 +10,7 @@ from typing import Any
 
 import jinja2
 
-from aimo.evaluate import svg
+from aimo import svg
 from aimo.evaluate.analysis import Analysis, analyze
 from aimo.evaluate.metrics import Estimate
 from aimo.evaluate.rundir import RunDir

@@ -57,6 +57,7 @@ class RunInfo:
     aimo_version: str = aimo.__version__
     machine: dict[str, Any] = field(default_factory=dict)
     command: list[str] = field(default_factory=list)
+    shard: str | None = None  # "i/n": this run does shard i of n of the work (aimo.evaluate.shards)
 
     @property
     def timed(self) -> bool:
@@ -76,6 +77,7 @@ class RunInfo:
             "created": self.created,
             "machine": self.machine,
             "command": self.command,
+            **({"shard": self.shard} if self.shard else {}),
         }
 
     @classmethod
@@ -91,6 +93,7 @@ class RunInfo:
             aimo_version=data.get("aimo_version", ""),
             machine=data.get("machine", {}),
             command=data.get("command", []),
+            shard=data.get("shard"),
         )
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 
 from aimo.engines.base import Chunk, Engine, GenerationRequest
 from aimo.engines.replay import ReplayEngine
-from aimo.evaluate.rundir import RunDir, problem_record, sample_record
+from aimo.evaluate.rundir import RunDir, RunInfo, problem_record, sample_record
 from aimo.problems import Problem
+from aimo.solve.pool import Job, SampleSlots, pooled_solver, solve_pool
 from aimo.solve.records import RecordWriter
 from aimo.solve.run import RunSettings, solve_problems
 from aimo.solve.types import ProblemResult, Sample
@@ -107,6 +108,18 @@ class _RepeatWriter:
             self.on_result(self.repeat, result)
 
 
+def _repeats_to_do(
+    info: RunInfo, problems: Sequence[Problem], done: Collection[tuple[int, str]]
+) -> Iterator[tuple[int, int, list[Problem], list[Problem]]]:
+    """(repeat, seed, its problem order, its problems not in `done`) of each repeat with work left."""
+    for repeat in range(info.repeats):
+        seed = repeat_seed(info.seed, repeat)
+        order = problem_order(problems, seed, shuffle=info.mode == "competition")
+        todo = [p for p in order if (repeat, p.id) not in done]
+        if todo:
+            yield repeat, seed, order, todo
+
+
 async def run_eval(
     engine: Engine,
     problems: Sequence[Problem],
@@ -115,20 +128,25 @@ async def run_eval(
     sandbox: object | None = None,
     done: Collection[tuple[int, str]] = (),
     on_result: RepeatCallback | None = None,
-) -> None:
-    """Every repeat of `run.info` over `problems`, skipping the (repeat, problem id) pairs in `done`."""
+    concurrency: int | None = None,
+) -> SampleSlots | None:
+    """Every repeat of `run.info` over `problems`, skipping the (repeat, problem id) pairs in `done`.
+
+    With `concurrency` K (and no time budget) the (repeat, problem) work runs concurrently with at
+    most K samples in flight, and the slots are returned (their `peak` shows what ran at once);
+    otherwise problems run one after another, as in competition mode, and None is returned."""
     info = run.info
     samples_out, problems_out = run.writers()
     from aimo.data.scheduler import token_prior  # the scheduler's embeddings load only when asked for
 
     prior = token_prior(info.config.budget.token_scheduler)
     try:
-        for repeat in range(info.repeats):
-            seed = repeat_seed(info.seed, repeat)
-            order = problem_order(problems, seed, shuffle=info.mode == "competition")
-            todo = [p for p in order if (repeat, p.id) not in done]
-            if not todo:
-                continue
+        budget = info.config.budget
+        if concurrency is not None and budget.total_s is None and budget.per_problem_max_s is None:
+            return await _run_pooled(
+                engine, problems, run, samples_out, problems_out, sandbox, done, on_result, concurrency
+            )
+        for repeat, seed, order, todo in _repeats_to_do(info, problems, done):
             writer = _RepeatWriter(repeat, order, samples_out, problems_out, on_result)
             sampling = info.config.sampling.model_copy(update={"seed": seed})
             settings = RunSettings(info.config.strategy, sampling, info.config.budget, prior)
@@ -140,6 +158,39 @@ async def run_eval(
                 on_result=writer.result,
                 on_sample=writer.sample,
             )
+        return None
     finally:
         samples_out.close()
         problems_out.close()
+
+
+async def _run_pooled(
+    engine: Engine,
+    problems: Sequence[Problem],
+    run: RunDir,
+    samples_out: RecordWriter,
+    problems_out: RecordWriter,
+    sandbox: object | None,
+    done: Collection[tuple[int, str]],
+    on_result: RepeatCallback | None,
+    concurrency: int,
+) -> SampleSlots:
+    """All repeats' unfinished problems as one queue of jobs under `concurrency` samples in flight."""
+    info = run.info
+    slots = SampleSlots(concurrency)
+    writers: dict[int, _RepeatWriter] = {}
+    jobs: list[Job] = []
+    for repeat, seed, order, todo in _repeats_to_do(info, problems, done):
+        writers[repeat] = _RepeatWriter(repeat, order, samples_out, problems_out, on_result)
+        sampling = info.config.sampling.model_copy(update={"seed": seed})
+        solver = pooled_solver(
+            engine_for_repeat(engine, seed, repeat), info.config.strategy, sampling, slots, sandbox
+        )
+        jobs += [Job(problem, solver, repeat) for problem in todo]
+    await solve_pool(
+        jobs,
+        slots,
+        on_sample=lambda job, sample: writers[job.tag].sample(sample),
+        on_result=lambda job, result: writers[job.tag].result(result),
+    )
+    return slots

@@ -17,8 +17,10 @@ from aimo.evaluate.datasets import Dataset, resolve_dataset
 from aimo.evaluate.outcomes import Grader
 from aimo.evaluate.rundir import CONFIG_FILE, Mode, RunDir, RunDirError, RunInfo, machine_info, now_stamp
 from aimo.evaluate.runner import RepeatCallback, run_eval
+from aimo.evaluate.shards import not_owned, shard_dir
 from aimo.models import Progress
 from aimo.problems import FieldNames, Problem
+from aimo.solve.pool import SampleSlots
 from aimo.solve.run import sandbox_for
 
 
@@ -33,6 +35,7 @@ class EvalRequest:
     out: Path | None = None
     fields: FieldNames = field(default_factory=FieldNames)
     limit: int | None = None
+    shard: tuple[int, int] | None = None  # do only shard i of n of the work (aimo.evaluate.shards)
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
     def default_out(self, name: str) -> Path:
@@ -58,10 +61,16 @@ def start(request: EvalRequest, resume: bool = False) -> Session:
     dataset = resolve_dataset(request.dataset, request.config.engine.traces, request.fields)
     problems = dataset.problems[: request.limit] if request.limit else dataset.problems
     out = request.out or request.default_out(dataset.name)
+    if request.shard is not None:
+        if request.out is None:
+            raise RunDirError(
+                "--shard needs --out DIR, the same for every shard (each writes DIR/shard-i-of-n)"
+            )
+        out = shard_dir(out, request.shard)
     if resume and (out / CONFIG_FILE).is_file():
         run = RunDir.open(out)
         _check_same(run.info, request, [p.id for p in problems])
-        return Session(run, problems, dataset, run.prepare_resume())
+        return Session(run, problems, dataset, run.prepare_resume() | not_owned(run.info))
     info = RunInfo(
         config=request.config,
         dataset={
@@ -75,8 +84,9 @@ def start(request: EvalRequest, resume: bool = False) -> Session:
         mode=request.mode,
         machine=machine_info(),
         command=request.command,
+        shard=None if request.shard is None else f"{request.shard[0]}/{request.shard[1]}",
     )
-    return Session(RunDir.create(out, info), problems, dataset, set())
+    return Session(RunDir.create(out, info), problems, dataset, not_owned(info))
 
 
 def resume(path: Path) -> Session:
@@ -91,7 +101,7 @@ def resume(path: Path) -> Session:
         raise RunDirError(
             f"{info.dataset['spec']} no longer holds problem {missing[0]!r} of the run in {path}"
         )
-    return Session(run, [by_id[i] for i in info.problem_ids], dataset, run.prepare_resume())
+    return Session(run, [by_id[i] for i in info.problem_ids], dataset, run.prepare_resume() | not_owned(info))
 
 
 def _check_same(info: RunInfo, request: EvalRequest, problem_ids: list[str]) -> None:
@@ -112,18 +122,38 @@ def _check_same(info: RunInfo, request: EvalRequest, problem_ids: list[str]) -> 
 
 
 async def execute(
-    session: Session, *, on_result: RepeatCallback | None = None, progress: Progress | None = None
-) -> None:
-    """Run what is left of the session (engine and sandbox opened here), then its offline estimate."""
+    session: Session,
+    *,
+    on_result: RepeatCallback | None = None,
+    progress: Progress | None = None,
+    concurrency: int | None = None,
+) -> SampleSlots | None:
+    """Run what is left of the session (engine and sandbox opened here), then its offline estimate.
+
+    An evaluation-mode run keeps up to `concurrency` samples in flight across problems and repeats
+    (default: what saturates the engine); a competition run takes its problems one at a time."""
     config = session.run.info.config
+    slots = None
     if session.todo > 0:
+        if session.run.info.mode == "competition":
+            concurrency = None
+        elif concurrency is None:
+            concurrency = config.engine.saturating_concurrency()
         async with contextlib.AsyncExitStack() as stack:
-            engine = await stack.enter_async_context(open_engine(config.engine_for_run(), progress=progress))
+            engine_config = config.engine_for_run(concurrency)
+            engine = await stack.enter_async_context(open_engine(engine_config, progress=progress))
             sandbox = await stack.enter_async_context(sandbox_for(config.strategy, config.sandbox))
-            await run_eval(
-                engine, session.problems, session.run, sandbox=sandbox, done=session.done, on_result=on_result
+            slots = await run_eval(
+                engine,
+                session.problems,
+                session.run,
+                sandbox=sandbox,
+                done=session.done,
+                on_result=on_result,
+                concurrency=concurrency,
             )
     write_estimate(session)
+    return slots
 
 
 def write_estimate(session: Session) -> Path | None:

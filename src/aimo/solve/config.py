@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aimo.solve.voting import VoteConfig
 
@@ -47,11 +47,41 @@ class StrategyConfig(BaseModel):
     answer_from_code: bool = False
     # How the model hands code over: ```python blocks in its text, or the OpenAI tool-calling API.
     code_via: Literal["text", "tools"] = "text"
-    # Ask the engine for top log-probabilities (needed for entropy-weighted voting).
+    # Ask the engine for top log-probabilities (needed for entropy- and confidence-weighted voting,
+    # and for DeepConf online stopping); every sample then records a confidence summary.
     logprobs: bool = False
+    # Keep each sample's per-token top log-probabilities in its record (implies logprobs), so the
+    # run replays with confidences (`--record-logprobs`).
+    record_logprobs: bool = False
+    # Group confidence window and tail window in tokens (aimo.solve.confidence).
+    confidence_window: int = Field(2048, ge=1)
+    confidence_tail: int = Field(2048, ge=1)
+    # DeepConf online: the first `confidence_warmup` samples set a threshold that keeps about
+    # `confidence_keep`% of traces like them; later samples stop when their group confidence falls
+    # below it (0: off). Needs logprobs.
+    confidence_warmup: int = Field(0, ge=0)
+    confidence_keep: float = Field(90.0, gt=0, le=100)
     # Question-level stopping, e.g. "4/4,4/5,5/7,6/9", "unbeatable", "sprt" (see aimo.solve.stopping).
     stop_rules: str = ""
+    # Most samples of one problem running at once (None: all); a new one starts when one ends. Answers
+    # of a bounded pool arrive closer to sampling order, so stop rules hold better (`aimo simulate
+    # stopping --width`). Used when the time planner is off; with it, the planner decides.
+    in_flight: int | None = Field(None, ge=1)
     vote: VoteConfig = Field(default_factory=VoteConfig)
+
+    @model_validator(mode="after")
+    def _weighted_votes_need_logprobs(self) -> StrategyConfig:
+        """A vote weighted by entropy or confidence asks the engine for log-probabilities; without
+        them it is majority."""
+        vote = self.vote
+        if vote.entropy or vote.tail_entropy or vote.confidence or vote.keep_top < 100:
+            self.logprobs = True
+        return self
+
+    @property
+    def wants_logprobs(self) -> bool:
+        """Whether samples need the engine's top log-probabilities."""
+        return self.logprobs or self.record_logprobs or self.confidence_warmup > 0
 
 
 class BudgetConfig(BaseModel):

@@ -10,13 +10,23 @@ from collections.abc import Callable, Sequence
 
 from aimo.problems import Problem
 from aimo.solve.budget import ProblemBudget
+from aimo.solve.confidence import ConfidenceGate
 from aimo.solve.config import BudgetConfig, StrategyConfig
 from aimo.solve.planner import Planner, Start
 from aimo.solve.prompts import prompt_kinds
+from aimo.solve.reward import RewardScorer
 from aimo.solve.sample import SampleRunner
 from aimo.solve.stopping import StopRule, check_stop, parse_stop_rules
 from aimo.solve.types import ProblemResult, Sample
-from aimo.solve.voting import VoteConfig, leader_margin, max_sample_weight, sample_weights, tally, winner
+from aimo.solve.voting import (
+    VoteConfig,
+    confidence_measure,
+    leader_margin,
+    max_sample_weight,
+    sample_weights,
+    tally,
+    winner,
+)
 
 SampleCallback = Callable[[Sample], None]
 # Answers that count as "the sample reached an answer by itself" for the planner's token model.
@@ -66,6 +76,8 @@ class ProblemSolver:
             return ProblemResult(problem.id, None, {}, [], "deadline", 0.0, gold=problem.answer)
         samples: list[Sample] = []
         tasks: dict[asyncio.Task[None], Sample] = {}
+        gate = self._confidence_gate()
+        scorer = RewardScorer(self.vote.reward_model, problem.text) if self.vote.reward_model else None
 
         def launch(plan: Start) -> None:
             for _ in range(plan.samples):
@@ -74,14 +86,16 @@ class ProblemSolver:
                 sample = Sample(problem_id=problem.id, index=len(samples), prompt_kind=kinds[len(samples)])
                 sample.meta["max_tokens"] = plan.max_tokens
                 samples.append(sample)
-                fill = self.runner.fill(problem, sample, sample_deadline, max_tokens=plan.max_tokens)
+                fill = self.runner.fill(
+                    problem, sample, sample_deadline, max_tokens=plan.max_tokens, gate=gate
+                )
                 tasks[asyncio.create_task(fill)] = sample
 
         if planner is not None and budget is not None:
             now = self.clock()
             launch(planner.first(budget.soft_deadline - now, _left(sample_deadline, now)))
         else:
-            launch(Start(n, self.runner.sampling.max_tokens))
+            launch(Start(min(n, self.strategy.in_flight or n), self.runner.sampling.max_tokens))
         finished: list[Sample] = []
         stop_reason = "all_finished"
         pending = set(tasks)
@@ -104,6 +118,10 @@ class ProblemSolver:
                     ):
                         planner.tokens.add(sample.completion_tokens)
                     finished.append(sample)
+                    if scorer is not None and sample.answer is not None:
+                        await scorer.score(sample)
+                    if gate is not None and sample.finish_reason in _NATURAL_ENDS:
+                        gate.observe(confidence_measure(sample, "lowest_group"))
                     if on_sample:
                         on_sample(sample)
                 if not done:
@@ -111,11 +129,15 @@ class ProblemSolver:
                     break
                 weights = sample_weights(finished, problem.text, self.vote)
                 answers = [s.answer for s in finished]
-                if pending and (
+                if (pending or (planner is None and len(samples) < n)) and (
                     reason := check_stop(self.stop_rules, answers, n, weights, max_sample_weight(self.vote))
                 ):
                     stop_reason = reason
                     break
+                if planner is None and len(samples) < n:  # a bounded pool: one ended, start the next
+                    before = set(tasks)
+                    launch(Start(len(done), self.runner.sampling.max_tokens))
+                    pending |= set(tasks) - before
                 margin = leader_margin(answers, weights)
                 if planner is not None and budget is not None and margin < self.settled_lead:
                     now = self.clock()
@@ -133,6 +155,8 @@ class ProblemSolver:
                     pending |= set(tasks) - before
         finally:
             await _cancel(pending)
+            if scorer is not None:
+                await scorer.aclose()
         for task in pending:
             tasks[task].finish_reason = "cancelled"
         votes = tally(finished, problem.text, self.vote)
@@ -150,7 +174,19 @@ class ProblemSolver:
         )
         if stop_reason == "error":
             result.meta["error"] = errors[0]
+        if gate is not None and gate.threshold is not None:
+            result.meta["confidence_threshold"] = gate.threshold
+        if scorer is not None and scorer.error:
+            result.meta["reward_error"] = scorer.error
         return result
+
+    def _confidence_gate(self) -> ConfidenceGate | None:
+        """DeepConf online's gate for one problem, when the strategy asks for it."""
+        if self.strategy.confidence_warmup <= 0:
+            return None
+        return ConfidenceGate(
+            self.strategy.confidence_warmup, self.strategy.confidence_keep, self.strategy.confidence_window
+        )
 
 
 def _left(deadline: float | None, now: float) -> float | None:

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
-from aimo.answers import grade
-from aimo.engines.base import Engine, EngineError
+from aimo.engines.base import Engine
 from aimo.problems import Problem
 from aimo.solve.budget import BudgetManager
 from aimo.solve.config import BudgetConfig, SamplingConfig, StrategyConfig
 from aimo.solve.planner import prepare_planner
+from aimo.solve.pool import FailureStreak, grade_result
 from aimo.solve.problem import ProblemSolver, SampleCallback
 from aimo.solve.records import RecordWriter, read_records
 from aimo.solve.sample import SampleRunner
 from aimo.solve.types import ProblemResult
 
 ResultCallback = Callable[[ProblemResult], None]
-# A run stops (keeping what it wrote) when this many problems in a row failed in every sample, or when
-# all of them did: the engine is gone, and going on would only write empty answers.
-MAX_FAILED_IN_A_ROW = 3
 
 
 @dataclass
@@ -96,7 +92,7 @@ async def solve_problems(
         runner, settings.strategy, clock=clock, planner=planner, settled_lead=settings.budget.settled_lead
     )
     results: list[ProblemResult] = []
-    failed_in_a_row = 0
+    streak = FailureStreak(len(todo))
     try:
         for problem in todo:
             weight = settings.token_prior(problem.text) if settings.token_prior else 1.0
@@ -106,25 +102,13 @@ async def solve_problems(
             result = await solver.solve(problem, budget, on_sample=on_sample)
             if manager:
                 manager.finish_problem()
-            if problem.answer is not None and result.answer is not None:
-                # Math-mode grading can take seconds (sympy): keep it off the event loop.
-                mode = settings.strategy.answer_mode
-                result.correct = await asyncio.to_thread(grade, result.answer, problem.answer, mode)
-            elif problem.answer is not None:
-                result.correct = False
+            await grade_result(result, problem, settings.strategy.answer_mode)
             if output is not None:
                 output.write(result.to_record())
             results.append(result)
             if on_result:
                 on_result(result)
-            failed_in_a_row = failed_in_a_row + 1 if result.stop_reason == "error" else 0
-            if failed_in_a_row >= MAX_FAILED_IN_A_ROW or failed_in_a_row == len(todo):
-                raise EngineError(
-                    result.meta["error"]
-                    if failed_in_a_row == 1
-                    else f"{failed_in_a_row} problems in a row failed in every sample; "
-                    f"last: {result.meta['error']}"
-                )
+            streak.add(result)
     finally:
         if planner is not None:
             planner.remember()

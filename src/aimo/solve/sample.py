@@ -20,11 +20,12 @@ from typing import Any
 from aimo.answers import ExtractionConfig, OutputConfig, extract_answer, extract_from_output
 from aimo.engines.base import Engine, EngineError, GenerationRequest, Message, ToolCall
 from aimo.problems import Problem
+from aimo.solve.confidence import ConfidenceGate, ConfidenceMeter, record_confidence
 from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.prompts import PROMPTS
 from aimo.solve.scan import THINK_END, THINK_START, StreamScanner, ends_inside_thinking
+from aimo.solve.sessions import OnDemandSession
 from aimo.solve.types import CodeRun, Sample
-from aimo.solve.voting import EntropyMeter
 
 FORCE_CUE = "\n\nI am out of time, so I commit to my best answer now.\n\nFinal answer: \\boxed{"
 FORCE_MAX_TOKENS = 16
@@ -79,26 +80,38 @@ class SampleRunner:
         return 0.0 if self.strategy.greedy_first and sample.index == 0 else self.sampling.temperature
 
     async def fill(
-        self, problem: Problem, sample: Sample, deadline: float | None = None, max_tokens: int | None = None
+        self,
+        problem: Problem,
+        sample: Sample,
+        deadline: float | None = None,
+        max_tokens: int | None = None,
+        gate: ConfidenceGate | None = None,
     ) -> None:
         """Generate `sample` of `problem` in place (a cancelled sample keeps what it had so far).
 
-        `max_tokens` caps this sample below the sampling config's cap (the planner's budget for it)."""
+        `max_tokens` caps this sample below the sampling config's cap (the planner's budget for it);
+        `gate` stops it when its confidence falls below the problem's threshold (DeepConf online)."""
         kind = sample.prompt_kind
         sample.started = time.time()
         session = None
-        entropy = EntropyMeter()
+        confidence = ConfidenceMeter(
+            self.strategy.confidence_window,
+            self.strategy.confidence_tail,
+            keep_series=self.strategy.record_logprobs,
+            gate=gate,
+        )
         cap = min(self.sampling.max_tokens, max_tokens or self.sampling.max_tokens)
         try:
             if kind == "tir" and self.open_session is not None and self.strategy.code_rounds > 0:
-                session = await self.open_session()
-            await self._loop(problem, sample, kind, session, deadline, entropy, cap)
+                session = OnDemandSession(self.open_session)  # taken at the first code block
+            await self._loop(problem, sample, kind, session, deadline, confidence, cap)
         finally:
             if session is not None:
                 await asyncio.shield(session.close())
             sample.ended = time.time()
-        if entropy.mean is not None:
-            sample.meta["mean_entropy"] = entropy.mean
+            record_confidence(sample, confidence)
+        if sample.finish_reason == "low_confidence":
+            return  # DeepConf online: a trace stopped for low confidence does not vote
         sample.answer = extract_answer(sample.text, self._extraction)
         if sample.answer is None and (
             self.strategy.answer_from_code or sample.finish_reason == "code_answer"
@@ -112,7 +125,7 @@ class SampleRunner:
         kind: str,
         session: Any,
         deadline: float | None,
-        entropy: EntropyMeter,
+        confidence: ConfidenceMeter,
         cap: int,
     ) -> None:
         use_tools = session is not None and self.strategy.code_via == "tools"
@@ -130,12 +143,12 @@ class SampleRunner:
                 min_p=self.sampling.min_p,
                 seed=seed,
                 stop=(OUTPUT_STOP,) if session is not None and not use_tools else (),
-                logprobs=self.strategy.logprobs,
+                logprobs=self.strategy.wants_logprobs,
                 tools=(PYTHON_TOOL,) if use_tools and rounds_left > 0 else (),
                 meta={"problem_id": problem.id, "sample_index": sample.index, "round": len(sample.code_runs)},
             )
             round_ = await self._generate(
-                request, rounds_left > 0 and not use_tools, deadline, sample, entropy
+                request, rounds_left > 0 and not use_tools, deadline, sample, confidence
             )
             sample.text += round_.text
             sample.prompt_tokens += round_.prompt_tokens  # every round re-reads (prefills) its prompt
@@ -171,6 +184,8 @@ class SampleRunner:
             if self._past(deadline):
                 sample.finish_reason = "deadline"
                 break
+        if sample.finish_reason == "low_confidence":
+            return
         if (
             self.strategy.force_answer
             and sample.finish_reason in ("length", "deadline", "think")
@@ -184,7 +199,7 @@ class SampleRunner:
         watch_code: bool,
         deadline: float | None,
         sample: Sample,
-        entropy: EntropyMeter,
+        confidence: ConfidenceMeter,
     ) -> _Round:
         """Stream one round, stopping at the first event that ends it.
 
@@ -201,7 +216,10 @@ class SampleRunner:
                     scanner.feed(chunk.text)
                     counted += chunk.tokens
                     sample.completion_tokens += chunk.tokens
-                    entropy.add(chunk.logprobs)
+                    confidence.add(chunk.logprobs)
+                    if confidence.below_gate():
+                        stop = "low_confidence"
+                        break
                     if chunk.finish_reason is not None:
                         ended, finish = True, chunk.finish_reason
                         prompt_tokens = chunk.prompt_tokens or 0

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Literal
 
 from aimo.engines.traces import TraceProblem, load_traces
+from aimo.solve.arrival import OnlineConfidence, replay_problem
 from aimo.solve.budget import BudgetManager, ProblemBudget
 from aimo.solve.config import BudgetConfig
 from aimo.solve.stopping import StopRule, check_stop, parse_stop_rules
-from aimo.solve.voting import majority, normalize_key
+from aimo.solve.voting import VoteConfig, majority, normalize_key
 
 Grader = Callable[[str | None, str | None], bool]
 Policy = Literal["managed", "equal", "scheduled"]
@@ -72,6 +73,18 @@ class RuleOutcome:
         return self.samples / self.problems if self.problems else 0.0
 
 
+def recorded_grade(problem: TraceProblem, answer: str | None, grade: Grader = same_answer) -> bool:
+    """Whether `answer` is right: by the recorded grade of a sample with that answer when the trace
+    has one (`meta["correct"]`, e.g. math_cot's LaTeX answers graded by their authors), else `grade`."""
+    key = normalize_key(answer)
+    graded = [
+        s.meta["correct"] for s in problem.samples if "correct" in s.meta and normalize_key(s.answer) == key
+    ]
+    if key is not None and graded:
+        return bool(graded[0])
+    return grade(answer, problem.gold)
+
+
 def stop_point(answers: Sequence[str | None], rules: Sequence[StopRule], total: int) -> int:
     """How many of `answers` (in order) are consumed before `rules` stop (all of them if never)."""
     for used in range(1, len(answers) + 1):
@@ -86,31 +99,47 @@ def replay_rule(
     max_samples: int | None = None,
     grade: Grader = same_answer,
     concurrent: bool = False,
+    width: int | None = None,
+    vote: VoteConfig | None = None,
+    online: OnlineConfidence | None = None,
 ) -> RuleOutcome:
-    """Apply the stop rules of `spec` ("" = none: plain majority of all) to each problem's samples.
+    """Apply the stop rules of `spec` ("" = none: the vote of all) to each problem's samples.
 
     Sequential (default): samples arrive in sampling order and cost their tokens only if they are
     used. `concurrent=True`: all samples run at once at the same speed, so answers arrive shortest
-    first (ties: sampling order), and stopping at an answer of t tokens costs every sample up to t tokens.
+    first (ties: sampling order), and stopping at an answer of t tokens costs every sample up to t
+    tokens. `width`: that many samples run at once, a new one starting when one ends (overrides
+    `concurrent`). `vote` weighs the votes (and the rules count them that way); `online` replays
+    DeepConf online on samples that recorded their logprobs (see `aimo.solve.arrival`).
     """
     rules = parse_stop_rules(spec)
     correct = tokens = used_total = 0
     for problem in problems:
-        samples = list(problem.samples[:max_samples])
-        if concurrent:
-            samples.sort(key=lambda s: s.completion_tokens or 0)
-        answers = [s.answer for s in samples]
-        used = stop_point(answers, rules, len(samples))
-        correct += grade(majority(answers[:used]), problem.gold)
-        if concurrent and used:
-            cut = samples[used - 1].completion_tokens or 0
-            tokens += sum(min(cut, s.completion_tokens or 0) for s in samples)
-        else:
-            tokens += sum(s.completion_tokens or 0 for s in samples[:used])
-        used_total += used
+        n = len(problem.samples[:max_samples])
+        pool = width or (n if concurrent else 1)
+        replayed = replay_problem(problem, rules, max(1, pool), vote, online, max_samples)
+        correct += recorded_grade(problem, replayed.answer, grade)
+        tokens += replayed.tokens
+        used_total += replayed.used
     label = spec or f"majority@{max_samples or max((len(p.samples) for p in problems), default=0)}"
-    return RuleOutcome(
-        label + (" (concurrent)" if concurrent else ""), len(problems), correct, tokens, used_total
+    if vote is not None and vote != VoteConfig():
+        label += f" vote[{format_vote(vote)}]"
+    if online is not None:
+        label += f" online[warmup={online.warmup},keep={online.keep:g}]"
+    if width:
+        label += f" (width {width})"
+    elif concurrent:
+        label += " (concurrent)"
+    return RuleOutcome(label, len(problems), correct, tokens, used_total)
+
+
+def format_vote(vote: VoteConfig) -> str:
+    """The fields of `vote` that differ from plain majority, as `name=value` (the `--vote` syntax)."""
+    defaults = VoteConfig()
+    return ",".join(
+        f"{name}={getattr(vote, name)}"
+        for name in type(vote).model_fields
+        if getattr(vote, name) != getattr(defaults, name)
     )
 
 
@@ -120,9 +149,14 @@ def replay_rules(
     max_samples: int | None = None,
     grade: Grader = same_answer,
     concurrent: bool = False,
+    width: int | None = None,
+    vote: VoteConfig | None = None,
+    online: OnlineConfidence | None = None,
 ) -> list[RuleOutcome]:
     """`replay_rule` for each spec."""
-    return [replay_rule(problems, spec, max_samples, grade, concurrent) for spec in specs]
+    return [
+        replay_rule(problems, spec, max_samples, grade, concurrent, width, vote, online) for spec in specs
+    ]
 
 
 # -- (b) competition runs under a time budget -----------------------------------------------------

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import re
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -38,6 +39,16 @@ class VoteConfig(BaseModel):
       the median is over the problem's answered samples. Wrong answers tend to come from longer traces.
     - `small_number_penalty`: multiplier for integer answers with |answer| <= `small_number_max`.
     - `problem_number_penalty`: multiplier for answers that appear as a number in the problem text.
+    - `tail_entropy`: like `entropy`, with the mean entropy of the last tokens before the answer
+      (`Sample.meta["confidence"]["tail_entropy"]`, see `aimo.solve.confidence`).
+    - `confidence`: DeepConf's weighted vote: weight by a confidence measure of the sample
+      (`lowest_group`, `tail`, `bottom10` or `mean`), relative to the problem's median, clipped to
+      `confidence_clip`. `keep_top` (a percentage): only the `keep_top`% most confident voters (by
+      `confidence`, or `lowest_group` when it is off) vote at all: DeepConf's offline filter.
+    - `reward`: reward-model scores (`Sample.meta["reward"]`): `weighted` weighs each vote by
+      sigmoid(score); `best` is best-of-N (only the highest-scored sample votes). `reward_model`: the
+      URL of a vLLM pooling server that scores samples as they finish.
+    Samples without a measure a weight needs get the mean weight of those that have it (neutral).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -50,12 +61,25 @@ class VoteConfig(BaseModel):
     small_number_penalty: float = Field(1.0, ge=0.0)
     small_number_max: int = Field(9, ge=0)
     problem_number_penalty: float = Field(1.0, ge=0.0)
+    tail_entropy: bool = False
+    confidence: Literal["", "lowest_group", "tail", "bottom10", "mean"] = ""
+    confidence_clip: tuple[float, float] = (0.25, 4.0)
+    keep_top: float = Field(100.0, gt=0.0, le=100.0)
+    reward: Literal["", "weighted", "best"] = ""
+    # A vLLM pooling server that scores each finished sample (`aimo.solve.reward`); implies
+    # reward="weighted" unless `reward` says otherwise.
+    reward_model: str = ""
 
     @model_validator(mode="after")
     def _check_clip(self) -> VoteConfig:
         low, high = self.length_clip
         if not 0 < low <= 1 <= high:
             raise ValueError(f"length_clip must satisfy 0 < low <= 1 <= high, got {self.length_clip}")
+        low, high = self.confidence_clip
+        if not 0 < low <= 1 <= high:
+            raise ValueError(f"confidence_clip must satisfy 0 < low <= 1 <= high, got {self.confidence_clip}")
+        if self.reward_model and not self.reward:
+            self.reward = "weighted"
         return self
 
 
@@ -80,34 +104,6 @@ def problem_numbers(problem_text: str) -> set[str]:
     return found
 
 
-def token_entropy(top_logprobs: Sequence[float]) -> float:
-    """Entropy (nats) of one token position from its top log-probabilities, renormalised over them."""
-    if not top_logprobs:
-        return 0.0
-    peak = max(top_logprobs)
-    weights = [math.exp(lp - peak) for lp in top_logprobs]
-    total = sum(weights)
-    return -sum(w / total * math.log(w / total) for w in weights if w > 0)
-
-
-class EntropyMeter:
-    """Running mean token entropy of a stream; feed it each chunk's `logprobs` as they arrive."""
-
-    def __init__(self) -> None:
-        self.tokens = 0
-        self.total = 0.0
-
-    def add(self, logprobs: Iterable[Sequence[float]]) -> None:
-        for position in logprobs:
-            self.total += token_entropy(position)
-            self.tokens += 1
-
-    @property
-    def mean(self) -> float | None:
-        """Mean entropy per token; None when no logprobs came. Store it in `Sample.meta["mean_entropy"]`."""
-        return self.total / self.tokens if self.tokens else None
-
-
 def is_code_verified(sample: Sample) -> bool:
     """Whether one of the sample's code runs produced the same answer as the sample."""
     key = normalize_key(sample.answer)
@@ -122,20 +118,21 @@ def sample_weights(
     keys = [normalize_key(s.answer) for s in samples]
     voters = [s for s, k in zip(samples, keys, strict=True) if k is not None]
     numbers = problem_numbers(problem_text) if config.problem_number_penalty != 1.0 else set()
-    entropy_default = _mean_entropy_weight(voters, config) if config.entropy else 1.0
     tokens = [s.completion_tokens for s in voters if s.completion_tokens > 0]
     median_tokens = statistics.median(tokens) if config.length_power and tokens else None
+    evidence = _evidence_factors(voters, config)
+    kept = _kept_voters(voters, config)
 
     weights = []
     for sample, key in zip(samples, keys, strict=True):
-        if key is None:
+        if key is None or id(sample) not in kept:
             weights.append(0.0)
             continue
         weight = 1.0
         if config.code_verified != 1.0 and is_code_verified(sample):
             weight *= config.code_verified
-        if config.entropy:
-            weight *= _entropy_weight(sample, config) or entropy_default
+        for factor in evidence:
+            weight *= factor(sample)
         if median_tokens is not None and sample.completion_tokens > 0:
             low, high = config.length_clip
             weight *= min(high, max(low, (median_tokens / sample.completion_tokens) ** config.length_power))
@@ -145,6 +142,72 @@ def sample_weights(
             weight *= config.problem_number_penalty
         weights.append(weight)
     return weights
+
+
+def confidence_measure(sample: Sample, name: str) -> float | None:
+    """A confidence measure of a sample's summary (`Sample.meta["confidence"]`), None when missing."""
+    summary = sample.meta.get("confidence")
+    value = summary.get(name) if isinstance(summary, Mapping) else None
+    return None if value is None else float(value)
+
+
+def _evidence_factors(voters: Sequence[Sample], config: VoteConfig) -> list[Callable[[Sample], float]]:
+    """The multipliers that read per-sample evidence (entropy, confidence, reward), each neutral
+    (the voters' mean) for a sample that lacks the evidence."""
+    readers: list[Callable[[Sample], float | None]] = []
+    if config.entropy:
+        readers.append(lambda s: _inverse(s.meta.get("mean_entropy"), config.entropy_floor))
+    if config.tail_entropy:
+        readers.append(lambda s: _inverse(confidence_measure(s, "tail_entropy"), config.entropy_floor))
+    if config.confidence:
+        known = [v for s in voters if (v := confidence_measure(s, config.confidence)) is not None]
+        middle = statistics.median(known) if known else 1.0
+        low, high = config.confidence_clip
+
+        def relative(s: Sample) -> float | None:
+            value = confidence_measure(s, config.confidence)
+            return None if value is None or middle <= 0 else min(high, max(low, value / middle))
+
+        readers.append(relative)
+    if config.reward == "weighted":
+        readers.append(lambda s: None if (r := _reward(s)) is None else _sigmoid(r))
+    if config.reward == "best":
+        scored = [(r, i) for i, s in enumerate(voters) if (r := _reward(s)) is not None]
+        best = id(voters[max(scored)[1]]) if scored else None
+        readers.append(lambda s: None if best is None else float(id(s) == best))
+    return [_neutral_default(reader, voters) for reader in readers]
+
+
+def _neutral_default(
+    reader: Callable[[Sample], float | None], voters: Sequence[Sample]
+) -> Callable[[Sample], float]:
+    known = [v for s in voters if (v := reader(s)) is not None]
+    default = sum(known) / len(known) if known else 1.0
+    return lambda s: value if (value := reader(s)) is not None else default
+
+
+def _kept_voters(voters: Sequence[Sample], config: VoteConfig) -> set[int]:
+    """Ids of the voters `keep_top` keeps: the most confident `keep_top`% (all when it is 100, and
+    all voters without a measure, which cannot be ranked)."""
+    if config.keep_top >= 100:
+        return {id(s) for s in voters}
+    measure = config.confidence or "lowest_group"
+    ranked = sorted(
+        ((v, i) for i, s in enumerate(voters) if (v := confidence_measure(s, measure)) is not None),
+        reverse=True,
+    )
+    keep = max(1, math.ceil(len(ranked) * config.keep_top / 100)) if ranked else 0
+    kept = {id(voters[i]) for _, i in ranked[:keep]}
+    return kept | {id(s) for s in voters if confidence_measure(s, measure) is None}
+
+
+def _reward(sample: Sample) -> float | None:
+    value = sample.meta.get("reward")
+    return None if value is None else float(value)
+
+
+def _inverse(value: object, floor: float) -> float | None:
+    return None if value is None else 1.0 / max(float(value), floor)  # type: ignore[arg-type]
 
 
 def tally(
@@ -218,6 +281,10 @@ def max_sample_weight(config: VoteConfig | None = None) -> float:
         bound *= config.length_clip[1]
     if config.entropy:
         bound *= 1.0 / config.entropy_floor
+    if config.tail_entropy:
+        bound *= 1.0 / config.entropy_floor
+    if config.confidence:
+        bound *= config.confidence_clip[1]
     return bound
 
 
@@ -231,13 +298,5 @@ def _is_small_number(key: str, limit: int) -> bool:
     return _INT_RE.fullmatch(key) is not None and abs(int(key)) <= limit
 
 
-def _entropy_weight(sample: Sample, config: VoteConfig) -> float | None:
-    entropy = sample.meta.get("mean_entropy")
-    if entropy is None:
-        return None
-    return 1.0 / max(float(entropy), config.entropy_floor)
-
-
-def _mean_entropy_weight(samples: Iterable[Sample], config: VoteConfig) -> float:
-    known = [w for s in samples if (w := _entropy_weight(s, config)) is not None]
-    return sum(known) / len(known) if known else 1.0
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))

@@ -1,4 +1,5 @@
-"""Small inline SVG charts for the HTML report: line chart with interval bands, grouped histogram, bars.
+"""Small inline SVG charts (the HTML report, the benchmarks): line chart with interval bands, grouped
+histogram, bars.
 
 No plotting library and nothing fetched: each function returns one `<svg>` element as text, with
 escaped labels, so the report is a single self-contained file.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Literal
 
@@ -76,7 +77,12 @@ class _Frame:
         span = (self.y1 - self.y0) or 1.0
         return self.bottom - (y - self.y0) / span * (self.bottom - self.top)
 
-    def svg(self, title: str) -> str:
+    def svg(self, title: str, heading: str = "") -> str:
+        if heading:
+            x = self.width / 2
+            self.parts.append(
+                f'<text x="{x}" y="16" text-anchor="middle" font-size="14">{escape(heading)}</text>'
+            )
         body = "".join(self.parts)
         return (
             f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.width} {self.height}" '
@@ -162,9 +168,12 @@ def line_chart(
     log2_x: bool = False,
     percent: bool = False,
     marks: Sequence[tuple[float, str, str]] = (),
+    title: str = "",
 ) -> str:
     """Lines with dots and shaded interval bands (a series with `line=False`: hollow diamonds only);
-    `marks` are dashed horizontal reference lines (y, label, colour), named in the legend."""
+    `marks` are dashed horizontal reference lines (y, label, colour), named in the legend. Points
+    whose value is not finite (a level that failed) are left out."""
+    series = [_finite(s) for s in series]
     xs = [x for s in series for x in s.xs]
     if not xs:
         return ""
@@ -212,7 +221,18 @@ def line_chart(
     items = [(s.label, s.color) for s in series] + [(label, color) for _, label, color in marks]
     kinds: list[LegendKind] = ["line" if s.line else "diamond" for s in series] + ["dash"] * len(marks)
     _legend(frame, items, kinds)
-    return frame.svg(y_label)
+    return frame.svg(title or y_label, title)
+
+
+def _finite(s: Series) -> Series:
+    keep = [i for i, y in enumerate(s.ys) if math.isfinite(y)]
+    if len(keep) == len(s.ys):
+        return s
+
+    def pick(values: Sequence[float] | None) -> Sequence[float] | None:
+        return None if values is None else [values[i] for i in keep]
+
+    return replace(s, xs=pick(s.xs) or [], ys=pick(s.ys) or [], lows=pick(s.lows), highs=pick(s.highs))
 
 
 def histogram(

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from aimo.bench.compare import compare, key_columns, ratio
+from aimo.bench.ratios import compare, key_columns, ratio
 from aimo.bench.result import BenchResult
 from aimo.cli.app import app
 

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aimo.evaluate import svg
+from aimo import svg
 
 
 def test_ticks_are_round_and_cover_the_range():

@@ -1,0 +1,223 @@
+"""Token confidence of a sample from the engine's top-k log-probabilities (DeepConf, arXiv 2508.15260).
+
+Per token, confidence C = -mean of the top-k log-probabilities (high when the model is sure: the
+runner-up tokens are far less likely than the chosen one) and entropy H over the top-k, renormalised.
+Over a trace:
+
+- group confidence: the mean C over a sliding window of `window` tokens;
+- `lowest_group`: the lowest group confidence of any full window in the trace (DeepConf's main
+  signal); a trace shorter than one window has its mean instead;
+- `tail`: the mean C of the last `tail` tokens (the reasoning just before the answer);
+- `bottom10`: the mean of the lowest 10% of group confidences;
+- `mean`: the mean C; `mean_entropy` and `tail_entropy`: mean H over all tokens / the tail.
+
+`ConfidenceMeter` is fed each chunk's logprobs as they stream and keeps all of this in O(1) per token
+(plus one float per token for `bottom10` and the tail). Its `summary()` is what a sample records in
+`Sample.meta["confidence"]`; `series()` is the per-token record `--record-logprobs` keeps so a run
+replays with its confidences.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from aimo.solve.types import Sample
+
+DEFAULT_WINDOW = 2048
+DEFAULT_TAIL = 2048
+MEASURES = ("lowest_group", "tail", "bottom10", "mean")
+_RECORD_DIGITS = 3
+
+
+def token_confidence(top_logprobs: Sequence[float]) -> float:
+    """DeepConf's token confidence: minus the mean of the top-k log-probabilities (0 when none)."""
+    return -sum(top_logprobs) / len(top_logprobs) if top_logprobs else 0.0
+
+
+def token_entropy(top_logprobs: Sequence[float]) -> float:
+    """Entropy (nats) of one token position from its top log-probabilities, renormalised over them."""
+    if not top_logprobs:
+        return 0.0
+    peak = max(top_logprobs)
+    weights = [math.exp(lp - peak) for lp in top_logprobs]
+    total = sum(weights)
+    return -sum(w / total * math.log(w / total) for w in weights if w > 0)
+
+
+@dataclass(frozen=True)
+class ConfidenceSummary:
+    """The compact confidence record of one sample (see the module doc)."""
+
+    tokens: int
+    mean: float
+    lowest_group: float
+    tail: float
+    bottom10: float
+    mean_entropy: float
+    tail_entropy: float
+
+    def to_record(self) -> dict[str, float | int]:
+        return dict(vars(self))  # unrounded: online thresholds are set from recorded values
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, float | int]) -> ConfidenceSummary:
+        return cls(**{k: record[k] for k in cls.__dataclass_fields__})  # type: ignore[arg-type]
+
+
+class ConfidenceMeter:
+    """Streaming confidence of one sample (see the module doc); feed it each chunk's `logprobs`."""
+
+    def __init__(
+        self,
+        window: int = DEFAULT_WINDOW,
+        tail: int = DEFAULT_TAIL,
+        keep_series: bool = False,
+        gate: ConfidenceGate | None = None,
+    ) -> None:
+        """`keep_series`: keep the per-token top-k logprobs (`series`); `gate`: the problem's online
+        threshold that `below_gate` checks."""
+        if window < 1 or tail < 1:
+            raise ValueError("confidence window and tail must be at least 1 token")
+        self.window = window
+        self.tail = tail
+        self.tokens = 0
+        self._total_conf = 0.0
+        self._total_entropy = 0.0
+        self._window: deque[float] = deque()
+        self._window_sum = 0.0
+        self._groups: list[float] = []  # group confidence after every token (for bottom10)
+        self._tail: deque[tuple[float, float]] = deque(maxlen=tail)
+        self.series: list[list[float]] | None = [] if keep_series else None
+        self.gate = gate
+
+    def add(self, logprobs: Iterable[Sequence[float]]) -> None:
+        for position in logprobs:
+            conf, entropy = token_confidence(position), token_entropy(position)
+            self.tokens += 1
+            self._total_conf += conf
+            self._total_entropy += entropy
+            self._window.append(conf)
+            self._window_sum += conf
+            if len(self._window) > self.window:
+                self._window_sum -= self._window.popleft()
+            if len(self._window) == self.window:
+                group = self._window_sum / self.window
+                self._groups.append(group)
+            self._tail.append((conf, entropy))
+            if self.series is not None:
+                self.series.append([round(lp, _RECORD_DIGITS) for lp in position])
+
+    @property
+    def group(self) -> float | None:
+        """The current group confidence (mean of the last `window` tokens); None before a full window."""
+        return self._window_sum / self.window if len(self._window) == self.window else None
+
+    def below_gate(self) -> bool:
+        """Whether the gate (if any) says this sample should stop now."""
+        return self.gate is not None and self.gate.stops(self)
+
+    def summary(self) -> ConfidenceSummary | None:
+        """The sample's compact confidence record; None when no logprobs came."""
+        if not self.tokens:
+            return None
+        tail = len(self._tail)
+        mean = self._total_conf / self.tokens
+        groups = self._groups or [mean]
+        lowest = sorted(groups)[: max(1, len(groups) // 10)]
+        return ConfidenceSummary(
+            tokens=self.tokens,
+            mean=mean,
+            lowest_group=min(groups),
+            tail=sum(c for c, _ in self._tail) / tail,
+            bottom10=sum(lowest) / len(lowest),
+            mean_entropy=self._total_entropy / self.tokens,
+            tail_entropy=sum(h for _, h in self._tail) / tail,
+        )
+
+
+def summarize(
+    logprobs: Iterable[Sequence[float]], window: int = DEFAULT_WINDOW, tail: int = DEFAULT_TAIL
+) -> ConfidenceSummary | None:
+    """The summary of a recorded per-token series (None when it is empty)."""
+    meter = ConfidenceMeter(window, tail)
+    meter.add(logprobs)
+    return meter.summary()
+
+
+def first_below(
+    logprobs: Sequence[Sequence[float]], threshold: float, window: int = DEFAULT_WINDOW, after: int = 0
+) -> int | None:
+    """The token count at which a recorded trace's group confidence (over a full window) first falls
+    below `threshold`, not before `after` tokens; None if it never does. This is where DeepConf online
+    stops the trace."""
+    meter = ConfidenceMeter(window, 1)
+    for index, position in enumerate(logprobs):
+        meter.add((position,))
+        group = meter.group
+        if index + 1 > after and _below(group, threshold):
+            return index + 1
+    return None
+
+
+def _below(group: float | None, threshold: float) -> bool:
+    """Whether a group confidence is below a threshold, beyond the rounding of running sums (a trace
+    exactly as confident as the warm-up trace that set the threshold is not stopped)."""
+    return group is not None and group < threshold - 1e-9 * abs(threshold)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) of `values`, linear interpolation (numpy's default)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+class ConfidenceGate:
+    """DeepConf online for one problem: the first `warmup` finished samples set a threshold (the
+    `100 - keep` percentile of their lowest group confidence, so about `keep`% of traces like them
+    would pass); from then on a running sample stops as soon as its group confidence falls below it.
+
+    The gate holds under concurrency: samples that started before the threshold was known are checked
+    against it as soon as it is, and a warm-up sample cut short by a stop rule does not count."""
+
+    def __init__(self, warmup: int = 16, keep: float = 90.0, window: int = DEFAULT_WINDOW) -> None:
+        if warmup < 1:
+            raise ValueError("confidence warm-up needs at least 1 sample")
+        if not 0 < keep <= 100:
+            raise ValueError("confidence keep must be a percentage in (0, 100]")
+        self.warmup = warmup
+        self.keep = keep
+        self.window = window
+        self._lowest: list[float] = []
+        self.threshold: float | None = None
+
+    def observe(self, lowest_group: float | None) -> None:
+        """A warm-up sample finished by itself with this lowest group confidence."""
+        if self.threshold is not None or lowest_group is None:
+            return
+        self._lowest.append(lowest_group)
+        if len(self._lowest) >= self.warmup:
+            self.threshold = percentile(self._lowest, 100 - self.keep)
+
+    def stops(self, meter: ConfidenceMeter) -> bool:
+        """Whether a running sample with this meter should stop now."""
+        return self.threshold is not None and _below(meter.group, self.threshold)
+
+
+def record_confidence(sample: Sample, meter: ConfidenceMeter) -> None:
+    """Store a finished sample's confidence in its meta: the summary (`confidence`), the mean entropy
+    (`mean_entropy`, what `VoteConfig.entropy` reads) and, when kept, the per-token series (`logprobs`)."""
+    summary = meter.summary()
+    if summary is None:
+        return
+    sample.meta["confidence"] = summary.to_record()
+    sample.meta["mean_entropy"] = summary.mean_entropy
+    if meter.series is not None:
+        sample.meta["logprobs"] = meter.series

@@ -1,0 +1,83 @@
+"""Stop rules replayed through a pool of samples running at once; DeepConf online on recorded logprobs;
+reward-model votes on math_cot's recorded scores; the ConSol goal of a bounded pool."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from aimo.cli.app import app
+from aimo.engines.traces import TraceProblem, TraceSample, load_traces
+from aimo.solve.arrival import OnlineConfidence, replay_problem
+from aimo.solve.simulate import CONSOL_FILE, replay_rule
+from aimo.solve.stopping import parse_stop_rules
+from aimo.solve.voting import VoteConfig
+
+SURE = [-0.01, -6.0, -7.0]
+UNSURE = [-0.7, -0.8, -1.0]
+
+
+def _problem(*samples: tuple[str, int]) -> TraceProblem:
+    recorded = tuple(TraceSample(answer=a, completion_tokens=t) for a, t in samples)
+    return TraceProblem("p", "a problem", "7", recorded)
+
+
+def test_width_one_is_sampling_order_and_full_width_is_shortest_first():
+    # Two short wrong answers come last in sampling order; three long right ones first.
+    problem = _problem(("7", 100), ("7", 100), ("7", 100), ("5", 10), ("5", 10))
+    rules = parse_stop_rules("2/2")
+    sequential = replay_problem(problem, rules, width=1)
+    assert (sequential.answer, sequential.used, sequential.tokens) == ("7", 2, 200)
+    concurrent = replay_problem(problem, rules, width=5)
+    # The two short ones arrive first and agree: stop at t=10, every sample paid 10 tokens.
+    assert (concurrent.answer, concurrent.used, concurrent.tokens) == ("5", 2, 50)
+
+
+def test_a_pool_starts_the_next_sample_when_one_ends_and_pays_running_ones_up_to_the_stop():
+    problem = _problem(("7", 30), ("7", 10), ("7", 50), ("5", 100))
+    # Width 2: 0 [0,30], 1 [0,10], 2 [10,60], 3 [30,130]; "2/2" stops at t=30 with answers of 1 and 0.
+    replayed = replay_problem(problem, parse_stop_rules("2/2"), width=2)
+    assert (replayed.answer, replayed.used) == ("7", 2)
+    assert replayed.tokens == 30 + 10 + 20 + 0
+
+
+def test_online_confidence_cuts_unsure_traces_after_the_warmup_and_they_do_not_vote():
+    def recorded(answer: str, position: list[float], tokens: int) -> TraceSample:
+        return TraceSample(answer=answer, meta={"logprobs": [position] * tokens})
+
+    problem = TraceProblem(
+        "p", "q", "7", (recorded("7", SURE, 20), recorded("7", SURE, 20), recorded("5", UNSURE, 40))
+    )
+    online = OnlineConfidence(warmup=2, keep=90, window=4)
+    replayed = replay_problem(problem, [], width=1, online=online)
+    assert (replayed.answer, replayed.used, replayed.cut) == ("7", 2, 1)
+    assert replayed.tokens == 20 + 20 + 4  # the unsure trace is cut at its first full window
+    # Run all at once, the unsure one is still running when the threshold comes (t=20): cut there.
+    concurrent = replay_problem(problem, [], width=3, online=online)
+    assert concurrent.cut == 1 and concurrent.tokens == 20 + 20 + 21
+
+
+def test_reward_model_votes_on_recorded_scores_beat_majority(shared_data):
+    problems = load_traces(shared_data / "traces" / "math_cot_100.jsonl")
+    majority = replay_rule(problems, "")
+    weighted = replay_rule(problems, "", vote=VoteConfig(reward="weighted"))
+    best = replay_rule(problems, "", vote=VoteConfig(reward="best"))
+    assert majority.accuracy == 0.93  # the file's own maj@8, graded by its recorded grades
+    assert weighted.accuracy == best.accuracy == 0.94
+
+
+def test_a_pool_of_four_with_sprt_meets_the_consol_goal(shared_data):
+    problems = load_traces(f"{shared_data / CONSOL_FILE}#o3minilow-aime24-vote")
+    majority = replay_rule(problems, "")
+    pooled = replay_rule(problems, "sprt", width=4)
+    assert pooled.accuracy >= majority.accuracy
+    assert pooled.tokens <= 0.4 * majority.tokens
+
+
+def test_simulate_stopping_cli_takes_width_vote_and_online(shared_data):
+    traces = str(shared_data / "traces" / "math_cot_100.jsonl")
+    args = ["simulate", "stopping", "--traces", traces, "--rules", "", "--width", "4"]
+    done = CliRunner().invoke(app, [*args, "--vote", "reward=best"])
+    assert done.exit_code == 0, done.output
+    assert "majority@8 vote[reward=best] (width 4)" in done.output and "0.940" in done.output
+    bad = CliRunner().invoke(app, [*args, "--online", "warmup=many"])
+    assert bad.exit_code != 0 and "could not convert" in bad.output
