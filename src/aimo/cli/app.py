@@ -31,6 +31,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "eval_cmd",
     "kaggle_cmd",
     "quantize_cmd",
+    "data_cmd",
 )
 
 for _name in _COMMAND_MODULES:

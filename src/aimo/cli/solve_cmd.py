@@ -101,7 +101,11 @@ async def _solve(
     done_before: int,
     collect: Callable[[ProblemResult], None],
 ) -> None:
-    settings = RunSettings(strategy=config.strategy, sampling=config.sampling, budget=config.budget)
+    from aimo.data.scheduler import token_prior
+
+    settings = RunSettings(
+        config.strategy, config.sampling, config.budget, token_prior(config.budget.token_scheduler)
+    )
     async with contextlib.AsyncExitStack() as stack:
         with err.status("loading the model…"):
             engine = await stack.enter_async_context(

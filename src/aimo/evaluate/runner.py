@@ -137,6 +137,9 @@ async def run_eval(
     otherwise problems run one after another, as in competition mode, and None is returned."""
     info = run.info
     samples_out, problems_out = run.writers()
+    from aimo.data.scheduler import token_prior  # the scheduler's embeddings load only when asked for
+
+    prior = token_prior(info.config.budget.token_scheduler)
     try:
         budget = info.config.budget
         if concurrency is not None and budget.total_s is None and budget.per_problem_max_s is None:
@@ -146,7 +149,7 @@ async def run_eval(
         for repeat, seed, order, todo in _repeats_to_do(info, problems, done):
             writer = _RepeatWriter(repeat, order, samples_out, problems_out, on_result)
             sampling = info.config.sampling.model_copy(update={"seed": seed})
-            settings = RunSettings(info.config.strategy, sampling, info.config.budget)
+            settings = RunSettings(info.config.strategy, sampling, info.config.budget, prior)
             await solve_problems(
                 engine_for_repeat(engine, seed, repeat),
                 todo,

@@ -116,8 +116,10 @@ class BudgetManager:
         """Problems not finished yet, the current one included (at least 1)."""
         return max(1, self._planned_problems - self.problems_done)
 
-    def start_problem(self) -> ProblemBudget:
-        """Begin the next problem and return its budget (an unfinished previous problem is finished now)."""
+    def start_problem(self, weight: float = 1.0) -> ProblemBudget:
+        """Begin the next problem and return its budget (an unfinished previous problem is finished now).
+
+        `weight` scales its fair share (a token scheduler's prediction relative to a typical problem)."""
         if self._current is not None:
             self.finish_problem()
         cfg = self.config
@@ -125,7 +127,7 @@ class BudgetManager:
         left = self.problems_left
         available = self.usable_end - now - cfg.fallback_s * left
         level = speed_level(available, left, self.baseline_s, cfg.speed_levels) if cfg.total_s else 0
-        fair = max(0.0, available) / left
+        fair = max(0.0, available) / left * weight
         allotted = min(fair * cfg.borrow, max(0.0, available))
         if cfg.per_problem_max_s is not None:
             allotted = min(allotted, cfg.per_problem_max_s)

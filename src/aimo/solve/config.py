@@ -107,6 +107,9 @@ class BudgetConfig(BaseModel):
     # Engine speed before this run has measured it: an `aimo bench engine --json` file (None: the cached
     # measurement of this engine and model, else a short calibration at the start of the run).
     throughput: str | None = None
+    # A fitted token scheduler (`aimo data scheduler fit`): each problem's predicted tokens, relative to
+    # the typical problem's, scale its share of the time and the planner's token estimate (None: fair shares).
+    token_scheduler: str | None = None
     # Measure the engine for a few seconds at the start of a timed run when no measurement is cached.
     calibrate: bool = True
     # The planner adds samples only while the leading answer is fewer than this many votes ahead.

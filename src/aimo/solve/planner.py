@@ -103,12 +103,15 @@ class Planner:
     key: str | None = None
     # Sample 0 is greedy and wins ties (StrategyConfig.greedy_first).
     greedy_first: bool = False
+    # This problem's predicted tokens relative to a typical problem's (the token scheduler's weight).
+    token_scale: float = 1.0
 
     def curve(self) -> ThroughputCurve | None:
         return self.meter.curve()
 
     def typical_tokens(self) -> float:
-        return min(self.max_tokens, self.tokens.quantile(self.quantile, self.max_tokens / 2))
+        typical = self.tokens.quantile(self.quantile, self.max_tokens / 2)
+        return min(self.max_tokens, typical * self.token_scale)
 
     def seconds_for(self, curve: ThroughputCurve | None, tokens: float, concurrency: int) -> float | None:
         """Predicted seconds for one of `concurrency` sequences to generate `tokens` (None: unknown speed)."""

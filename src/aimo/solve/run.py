@@ -28,6 +28,8 @@ class RunSettings:
     strategy: StrategyConfig
     sampling: SamplingConfig
     budget: BudgetConfig
+    # A problem's time weight from its text (`aimo.data.scheduler.token_prior`); None: fair shares.
+    token_prior: Callable[[str], float] | None = None
 
 
 def problems_from_traces(path: str) -> list[Problem]:
@@ -72,8 +74,10 @@ class RunSolver:
         manager: BudgetManager | None,
         planner: Planner | None,
         answer_mode: str,
+        token_prior: Callable[[str], float] | None = None,
     ) -> None:
         self.solver = solver
+        self.token_prior = token_prior
         self.manager = manager
         self.planner = planner
         self.answer_mode = answer_mode
@@ -105,11 +109,15 @@ class RunSolver:
         solver = ProblemSolver(
             runner, settings.strategy, clock=clock, planner=planner, settled_lead=settings.budget.settled_lead
         )
-        return cls(solver, manager, planner, settings.strategy.answer_mode)
+        return cls(solver, manager, planner, settings.strategy.answer_mode, settings.token_prior)
 
     async def solve(self, problem: Problem, on_sample: SampleCallback | None = None) -> ProblemResult:
         """Solve the next problem in its share of the run's time; graded when it has a gold answer."""
-        budget = self.manager.start_problem() if self.manager else None
+        # The token scheduler's relative need of this problem (1: an average one) scales its share.
+        weight = self.token_prior(problem.text) if self.token_prior else 1.0
+        if self.planner:
+            self.planner.token_scale = weight
+        budget = self.manager.start_problem(weight) if self.manager else None
         result = await self.solver.solve(problem, budget, on_sample=on_sample)
         if self.manager:
             self.manager.finish_problem()

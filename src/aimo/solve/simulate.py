@@ -15,7 +15,7 @@ import math
 import os
 import random
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -28,7 +28,7 @@ from aimo.solve.stopping import StopRule, check_stop, parse_stop_rules
 from aimo.solve.voting import VoteConfig, majority, normalize_key
 
 Grader = Callable[[str | None, str | None], bool]
-Policy = Literal["managed", "equal"]
+Policy = Literal["managed", "equal", "scheduled"]
 
 CONSOL_FILE = "traces/consol_aime24_all_runs.jsonl"
 CONSOL_VOTE_RUN = "o3minilow-aime24-vote"
@@ -174,6 +174,9 @@ class CompetitionSetup:
     noise_sigma: float = 0.3
     startup_s: float = 2.0
     seed: int = 0
+    # Per-problem time weights (a token scheduler's, by problem id): adds the "scheduled" policy, the
+    # time manager with each fair share scaled by the problem's weight.
+    weights: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -262,6 +265,8 @@ def simulate_competition(
         raise ValueError("simulate_competition needs a total budget (budget.total_s)")
     rules = parse_stop_rules(setup.stop)
     results: dict[Policy, tuple[list[int], list[float]]] = {"managed": ([], []), "equal": ([], [])}
+    if setup.weights is not None:
+        results["scheduled"] = ([], [])
     for run in range(setup.runs):
         for policy, (scores, seconds) in results.items():
             score, used = _one_run(
@@ -285,7 +290,7 @@ def _one_run(
 ) -> tuple[int, float]:
     now = 0.0
     manager: BudgetManager | EqualSplitBudget
-    if policy == "managed":
+    if policy in ("managed", "scheduled"):
         manager = BudgetManager(setup.budget, len(problems), clock=lambda: now)
     else:
         manager = EqualSplitBudget(setup.budget, len(problems), clock=lambda: now)
@@ -295,7 +300,10 @@ def _one_run(
         picked = rng.sample(list(problem.samples), min(setup.samples, len(problem.samples)))
         noise = [math.exp(rng.gauss(0.0, setup.noise_sigma)) for _ in picked]
         fallback = rng.uniform(0.2, 1.0) * setup.budget.fallback_s
-        budget = manager.start_problem()
+        if policy == "scheduled" and isinstance(manager, BudgetManager):
+            budget = manager.start_problem((setup.weights or {}).get(problem.problem_id, 1.0))
+        else:
+            budget = manager.start_problem()
         n = min(len(picked), budget.scaled_samples(setup.samples))
         durations = [
             setup.startup_s + (s.completion_tokens or 0) / setup.tokens_per_s * f
