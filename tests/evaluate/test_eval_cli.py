@@ -73,7 +73,8 @@ def test_a_killed_eval_resumes_with_nothing_lost_or_doubled(tmp_path, tiny_trace
         tmp_path, tiny_trace, tokens_per_s=400
     )  # a problem takes 0.4 s, samples 0.1 s apart
     command = [sys.executable, "-m", "aimo", "eval", str(tiny_trace), "-c", str(config)]
-    args = ["--repeats", "2", "--out", str(out), "--no-report"]
+    # Four samples in flight: about one problem at a time, so there is a moment between two problems.
+    args = ["--repeats", "2", "--out", str(out), "--no-report", "--concurrency", "4"]
     proc = subprocess.Popen(command + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60

@@ -83,7 +83,18 @@ def test_ctrl_c_in_solve_keeps_the_results_says_how_to_resume_and_exits_130(
 def test_ctrl_c_in_eval_says_what_was_kept_and_the_resumed_run_counts_done_of_total(
     tmp_path, tiny_trace, slow_replay
 ):
-    args = ["eval", str(tiny_trace), "-c", str(slow_replay), "--out", "run", "--no-report"]
+    # Four samples in flight (one problem's): all four problems at once would finish together.
+    args = [
+        "eval",
+        str(tiny_trace),
+        "-c",
+        str(slow_replay),
+        "--out",
+        "run",
+        "--no-report",
+        "--concurrency",
+        "4",
+    ]
     code, stderr = interrupt_after_first_result(args, tmp_path / "run" / "problems.jsonl", tmp_path)
     assert code == 130, stderr
     kept = len((tmp_path / "run" / "problems.jsonl").read_text().splitlines())
