@@ -5,16 +5,10 @@ Needs the vLLM environment (`bash .ci/vllm-env.sh`); starting vLLM takes minutes
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from servers import free_port, wait_until_serving
-from test_vllm import REPO, SETUP_HINT, _tail, _vllm_env, vllm_python
-from tinymodel import qwen2_vocab
+from test_vllm import SETUP_HINT, _build_tiny_hf, _serve, vllm_python
 
 from aimo.solve.reward import RewardModelClient
 from aimo.solve.types import Sample
@@ -26,45 +20,8 @@ def reward_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     python = vllm_python()
     if python is None:
         pytest.skip(f"no vLLM environment: {SETUP_HINT}")
-    try:
-        vocab = qwen2_vocab()
-    except Exception as exc:
-        pytest.skip(f"could not get the Qwen2 vocab GGUF from llama-cpp-python's sdist ({exc})")
-    env = dict(_vllm_env(), AIMO_TEST_VOCAB=str(vocab))
-    built = subprocess.run(
-        [str(python), str(REPO / "tests" / "tinyhf.py"), "--reward"], env=env, capture_output=True, text=True
-    )
-    if built.returncode != 0:
-        pytest.fail(f"tests/tinyhf.py --reward failed:\n{_tail(built.stderr)}")
-    model = Path(built.stdout.strip().splitlines()[-1])
-    port = free_port()
-    log = tmp_path_factory.mktemp("vllm-rm") / "server.log"
-    cmd = [
-        str(python),
-        "-m",
-        "vllm.entrypoints.openai.api_server",
-        "--model",
-        str(model),
-        "--runner",
-        "pooling",
-    ]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--max-model-len", "2048", "--enforce-eager"]
-    cmd += ["--kv-cache-memory-bytes", str(256 * 2**20)]
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            cmd, env=_vllm_env(), stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        health = f"http://127.0.0.1:{port}/health"
-        wait_until_serving(proc, health, 900, lambda: _tail(log.read_text()), "the vLLM reward-model server")
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    model = _build_tiny_hf(python, "--reward")
+    yield from _serve(python, model, tmp_path_factory, "--runner", "pooling")
 
 
 @pytest.mark.slow
