@@ -20,7 +20,7 @@ from aimo.answers import (
     normalize,
     to_integer,
 )
-from aimo.answers.evaluate import WIDE, TooLarge, as_integer, evaluate
+from aimo.answers.arithmetic import WIDE, TooLarge, as_integer, evaluate
 from aimo.answers.normalize import exact_value
 
 INTEGER_FORMS = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from aimo.answers.arithmetic import as_integer
 from aimo.answers.config import Mode
-from aimo.answers.evaluate import as_integer
 from aimo.answers.math_equiv import MathVerifier, default_verifier, numbers_equal
 from aimo.answers.normalize import Normalized, exact_value, normalize
 from aimo.answers.policy import AnswerPolicy

@@ -17,7 +17,7 @@ from typing import Literal
 
 import sympy
 
-from aimo.answers.evaluate import NORMAL, WIDE, EvalError, Limits, as_integer, evaluate
+from aimo.answers.arithmetic import NORMAL, WIDE, EvalError, Limits, as_integer, evaluate
 from aimo.answers.latex import (
     VARIABLE,
     clean,
