@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aimo.answers import GradeMode
 from aimo.engines.sampling import SamplingConfig
 from aimo.solve.voting import VoteConfig
 
@@ -24,7 +25,8 @@ class StrategyConfig(BaseModel):
     code_rounds: int = Field(4, ge=0, description="Most code blocks run per sample, in tir or mix")
     # For `mix`: how many of the samples use the code (tool-integrated) prompt; the rest chain-of-thought.
     mix_code_samples: int | None = None
-    answer_mode: Literal["integer", "math", "auto"] = "auto"
+    # Integer competitions, MATH-style answers, or "auto" (integer when the gold answer is one).
+    answer_mode: GradeMode = "auto"
     # Sample-level stopping.
     stop_on_boxed: bool = True
     stop_on_code_answer: bool = False
