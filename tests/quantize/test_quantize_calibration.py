@@ -10,7 +10,7 @@ from calibration_problems import PROBLEMS, write_problems
 
 from aimo.config import RunConfig
 from aimo.engines.traces import TraceProblem, TraceSample, write_traces
-from aimo.evaluate.session import EvalRequest, execute, start
+from aimo.evaluate.launch import EvalRequest, execute, start
 from aimo.quantize import QuantizeError, load_calibration
 from aimo.solve.prompts import COT_SYSTEM
 

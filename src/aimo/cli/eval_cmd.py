@@ -19,9 +19,9 @@ from aimo.config import RunConfig
 from aimo.errors import AimoError
 from aimo.evaluate.analysis import Analysis, analyze
 from aimo.evaluate.compare import compare_runs, render_comparison
+from aimo.evaluate.launch import EvalRequest, Session, execute, resume, start
 from aimo.evaluate.report import fmt, fmt_ci, fmt_spread, headline, reference_line, write_report
 from aimo.evaluate.rundir import RunDir
-from aimo.evaluate.session import EvalRequest, Session, execute, resume, start
 from aimo.evaluate.shards import merge_shards, parse_shard
 from aimo.problems import FieldNames
 from aimo.solve.types import ProblemResult

@@ -13,10 +13,10 @@ appear), `competition`, `analysis`, `report` (+ `templates/`, `svg`), `compare`,
 from aimo.evaluate.analysis import Analysis, analyze
 from aimo.evaluate.compare import Comparison, compare_runs, render_comparison
 from aimo.evaluate.datasets import KNOWN_DATASETS, Dataset, DatasetError, resolve_dataset
+from aimo.evaluate.launch import EvalRequest, Session, execute, resume, start
 from aimo.evaluate.metrics import Estimate, Summary, maj_at_k, pass_at_k, summarize
 from aimo.evaluate.report import render_html, render_markdown, write_report
 from aimo.evaluate.rundir import RunDir, RunDirError, RunInfo
-from aimo.evaluate.session import EvalRequest, Session, execute, resume, start
 
 __all__ = [
     "KNOWN_DATASETS",

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from aimo.errors import AimoError
+from aimo.evaluate.launch import EvalRequest
 from aimo.evaluate.rundir import RunDir
-from aimo.evaluate.session import EvalRequest
 
 
 def _import_ray() -> Any:
@@ -41,7 +41,7 @@ def run_shard(request: EvalRequest, resume: bool, concurrency: int | None) -> st
     """One shard, start to end (the body of a Ray task); returns its run directory."""
     import asyncio
 
-    from aimo.evaluate.session import execute, start
+    from aimo.evaluate.launch import execute, start
 
     session = start(request, resume=resume)
     asyncio.run(execute(session, concurrency=concurrency))

@@ -18,7 +18,7 @@ from aimo.bench.result import BenchResult
 from aimo.config import RunConfig
 from aimo.engines.factory import open_engine
 from aimo.evaluate.analysis import analyze
-from aimo.evaluate.session import EvalRequest, execute, start
+from aimo.evaluate.launch import EvalRequest, execute, start
 from aimo.models import Progress
 
 CHECK_FILE = "check.json"
