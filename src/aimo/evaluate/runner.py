@@ -21,6 +21,7 @@ from aimo.problems import Problem
 from aimo.solve.pool import Job, SampleSlots, pooled_solver, solve_pool
 from aimo.solve.records import RecordWriter
 from aimo.solve.run import RunSettings, solve_problems
+from aimo.solve.sessions import SessionSource
 from aimo.solve.types import ProblemResult, Sample
 
 SEED_STRIDE = 1000
@@ -125,7 +126,7 @@ async def run_eval(
     problems: Sequence[Problem],
     run: RunDir,
     *,
-    sandbox: object | None = None,
+    sandbox: SessionSource | None = None,
     done: Collection[tuple[int, str]] = (),
     on_result: RepeatCallback | None = None,
     concurrency: int | None = None,
@@ -170,7 +171,7 @@ async def _run_pooled(
     run: RunDir,
     samples_out: RecordWriter,
     problems_out: RecordWriter,
-    sandbox: object | None,
+    sandbox: SessionSource | None,
     done: Collection[tuple[int, str]],
     on_result: RepeatCallback | None,
     concurrency: int,

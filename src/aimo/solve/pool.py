@@ -20,6 +20,7 @@ from aimo.problems import Problem
 from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.problem import ProblemSolver
 from aimo.solve.sample import SampleRunner
+from aimo.solve.sessions import SessionSource
 from aimo.solve.types import ProblemResult, Sample
 
 # A run stops (keeping what it wrote) when this many problems in a row failed in every sample, or when
@@ -66,11 +67,11 @@ def pooled_solver(
     strategy: StrategyConfig,
     sampling: SamplingConfig,
     slots: SampleSlots,
-    sandbox: object | None = None,
+    sandbox: SessionSource | None = None,
 ) -> ProblemSolver:
     """A solver whose samples take slots of `slots` (and sandbox sessions from `sandbox`, if any)."""
     runner = SlottedRunner(
-        engine, strategy, sampling, open_session=getattr(sandbox, "session", None), slots=slots
+        engine, strategy, sampling, open_session=sandbox.session if sandbox is not None else None, slots=slots
     )
     return ProblemSolver(runner, strategy)
 

@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aimo.engines.base import Engine
 from aimo.problems import Problem
@@ -16,7 +17,11 @@ from aimo.solve.pool import FailureStreak, grade_result
 from aimo.solve.problem import ProblemSolver, SampleCallback
 from aimo.solve.records import RecordWriter, read_records
 from aimo.solve.sample import SampleRunner
+from aimo.solve.sessions import SessionSource
 from aimo.solve.types import ProblemResult
+
+if TYPE_CHECKING:
+    from aimo.sandbox import SandboxConfig
 
 ResultCallback = Callable[[ProblemResult], None]
 
@@ -50,14 +55,16 @@ def finished_ids(output: RecordWriter | None) -> set[str]:
 
 
 @contextlib.asynccontextmanager
-async def sandbox_for(strategy: StrategyConfig, sandbox_config: object) -> AsyncIterator[object | None]:
+async def sandbox_for(
+    strategy: StrategyConfig, sandbox_config: SandboxConfig
+) -> AsyncIterator[SessionSource | None]:
     """A warm sandbox pool when the strategy runs code; None otherwise."""
     if strategy.strategy == "cot" or strategy.code_rounds == 0:
         yield None
         return
     from aimo.sandbox import Sandbox
 
-    async with Sandbox(sandbox_config) as sandbox:  # type: ignore[arg-type]
+    async with Sandbox(sandbox_config) as sandbox:
         yield sandbox
 
 
@@ -87,7 +94,7 @@ class RunSolver:
         cls,
         engine: Engine,
         settings: RunSettings,
-        sandbox: object | None = None,
+        sandbox: SessionSource | None = None,
         n_problems: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         manager: BudgetManager | None = None,
@@ -103,7 +110,7 @@ class RunSolver:
             planner.meter if planner else engine,
             settings.strategy,
             settings.sampling,
-            open_session=getattr(sandbox, "session", None),
+            open_session=sandbox.session if sandbox is not None else None,
             clock=clock,
         )
         solver = ProblemSolver(
@@ -134,7 +141,7 @@ async def solve_problems(
     engine: Engine,
     problems: Sequence[Problem],
     settings: RunSettings,
-    sandbox: object | None = None,
+    sandbox: SessionSource | None = None,
     output: RecordWriter | None = None,
     on_result: ResultCallback | None = None,
     on_sample: SampleCallback | None = None,

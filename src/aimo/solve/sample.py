@@ -31,7 +31,7 @@ from aimo.solve.confidence import ConfidenceGate, ConfidenceMeter, record_confid
 from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.prompts import PROMPTS
 from aimo.solve.scan import THINK_END, THINK_START, StreamScanner, ends_inside_thinking
-from aimo.solve.sessions import OnDemandSession
+from aimo.solve.sessions import CodeSession, OnDemandSession, SessionFactory
 from aimo.solve.types import CodeRun, Sample
 
 FORCE_CUE = "\n\nI am out of time, so I commit to my best answer now.\n\nFinal answer: \\boxed{"
@@ -69,7 +69,7 @@ class SampleRunner:
         engine: Engine,
         strategy: StrategyConfig,
         sampling: SamplingConfig,
-        open_session: Callable[[], Any] | None = None,
+        open_session: SessionFactory | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
@@ -131,7 +131,7 @@ class SampleRunner:
         problem: Problem,
         sample: Sample,
         kind: str,
-        session: Any,
+        session: CodeSession | None,
         deadline: float | None,
         confidence: ConfidenceMeter,
         cap: int,
@@ -267,7 +267,7 @@ class SampleRunner:
             return "think"
         return None
 
-    async def _run_code(self, session: Any, code: str, deadline: float | None) -> CodeRun:
+    async def _run_code(self, session: CodeSession, code: str, deadline: float | None) -> CodeRun:
         timeout = self.strategy.code_timeout_s
         if deadline is not None:
             timeout = max(0.1, min(timeout, deadline - self.clock()))
