@@ -11,6 +11,14 @@ from aimo.errors import AimoError
 
 Message = dict[str, Any]  # role, content; and tool_calls / tool_call_id in tool-calling chats
 FinishReason = Literal["stop", "length", "abort", "tool_calls"]
+THINK_START, THINK_END = "<think>", "</think>"  # reasoning models' thinking, as aimo keeps it in text
+
+
+def ends_inside_thinking(text: str) -> bool:
+    """Whether `text` (a rendered prompt, or a prompt and what followed) ends inside an open `<think>`."""
+    return text.rfind(THINK_START) > text.rfind(THINK_END)
+
+
 _SAMPLING = SamplingConfig()  # where a request's sampling defaults come from
 
 

@@ -29,12 +29,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-from aimo.engines.base import GenerationRequest
+from aimo.engines.base import THINK_END, THINK_START, GenerationRequest, ends_inside_thinking
 from aimo.engines.template import TemplateError
 
 HARMONY = "harmony"  # the --chat-template value that selects this format
 ReasoningEffort = Literal["low", "medium", "high"]
-THINK_START, THINK_END = "<think>", "</think>"
 CODE_OPEN, CODE_CLOSE = "\n```python\n", "\n```\n"
 OUTPUT_FENCE = "```output"  # a tool-integrated request stops there
 _OUTPUT_BLOCK = re.compile(r"```output\n(.*?)\n```\n", re.S)
@@ -115,12 +114,8 @@ class HarmonyFormat:
     def reader(self, assistant_prefix: str = "") -> HarmonyReader:
         """A reader for one streamed completion that continues `assistant_prefix`."""
         return HarmonyReader(
-            thinking=_thinking_open(assistant_prefix), in_message=_inside_message(assistant_prefix)
+            thinking=ends_inside_thinking(assistant_prefix), in_message=_inside_message(assistant_prefix)
         )
-
-
-def _thinking_open(text: str) -> bool:
-    return text.rfind(THINK_START) > text.rfind(THINK_END)
 
 
 def _inside_message(prefix: str) -> str | None:
@@ -131,7 +126,7 @@ def _inside_message(prefix: str) -> str | None:
     last_output = prefix.rfind("```output\n")
     if last_output >= 0 and _OUTPUT_BLOCK.fullmatch(prefix, last_output):
         return None
-    return "analysis" if _thinking_open(prefix) else "final"
+    return "analysis" if ends_inside_thinking(prefix) else "final"
 
 
 def _assistant_messages(text: str) -> tuple[list[Any], str]:

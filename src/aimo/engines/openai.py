@@ -27,7 +27,15 @@ from typing import Any, Literal
 
 import httpx
 
-from aimo.engines.base import Chunk, EngineError, GenerationRequest, ToolCall
+from aimo.engines.base import (
+    THINK_END,
+    THINK_START,
+    Chunk,
+    EngineError,
+    GenerationRequest,
+    ToolCall,
+    ends_inside_thinking,
+)
 from aimo.engines.harmony import HARMONY, HarmonyFormat, ReasoningEffort
 from aimo.engines.template import ChatTemplate, load_chat_template
 
@@ -43,7 +51,6 @@ _FINISH_REASONS = {
 }
 _TOP_LOGPROBS = 5
 _CONNECTION_LOST = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
-THINK_START, THINK_END = "<think>", "</think>"
 
 
 def normalize_base_url(url: str) -> str:
@@ -244,7 +251,7 @@ class OpenAIEngine:
         stop_string = False  # the server says a stop string (not the end of the text) ended it
         usage: dict[str, Any] = {}
         calls: dict[int, dict[str, str]] = {}  # tool calls arrive in pieces, keyed by their index
-        think = _ThinkMarkers(already_open=_thinking_open(request.assistant_prefix))
+        think = _ThinkMarkers(already_open=ends_inside_thinking(request.assistant_prefix))
         harmony = (
             self.template.reader(request.assistant_prefix)
             if isinstance(self.template, HarmonyFormat) and path == "completions" and request.prompt is None
@@ -335,11 +342,6 @@ def _template(
     if spec == HARMONY:
         return HarmonyFormat(reasoning_effort or "high")
     return load_chat_template(spec) if isinstance(spec, str) else spec
-
-
-def _thinking_open(prefix: str) -> bool:
-    """Whether the assistant's text so far ends inside a `<think>` block."""
-    return prefix.rfind(THINK_START) > prefix.rfind(THINK_END)
 
 
 def _chunk_tokens(usage: dict[str, Any], counted: int, logprobs: list[list[float]]) -> int:

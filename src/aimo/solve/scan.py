@@ -9,18 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from aimo.engines.base import THINK_END, THINK_START, ends_inside_thinking  # noqa: F401 (re-exported)
+
 CODE_OPEN = ("```python\n", "```py\n")
 CODE_CLOSE = "\n```"
 BOX_MARKERS = ("\\boxed", "\\fbox")
-THINK_START = "<think>"
-THINK_END = "</think>"
-
-
-def ends_inside_thinking(text: str) -> bool:
-    """Whether `text` (a rendered prompt, or a prompt and what followed) ends inside an open `<think>`."""
-    return text.rfind(THINK_START) > text.rfind(THINK_END)
-
-
 _LOOKBACK = max(len(m) for m in (*CODE_OPEN, CODE_CLOSE, *BOX_MARKERS, THINK_END)) - 1
 _BARE_END = frozenset(" \t\n$.,")  # ends a `\boxed 5` answer written without braces
 _PLACEHOLDER = re.compile(r"\\(?:h?phantom\{[^{}]*\}|[,;:! ]|quad|qquad)")
