@@ -41,4 +41,3 @@ def test_bench_client_reports_both_clients_at_each_stream_count(tmp_path):
     assert "engine / bare at 2 streams" in result.output and "engine / bare at 4 streams" in result.output
     text = out.read_text()
     assert '"client": "bare"' in text and '"client": "engine"' in text
-
