@@ -245,6 +245,13 @@ def bench_eval_command(
     samples: Annotated[int, typer.Option("--samples", "-n", min=1, help="Samples per problem.")] = 8,
     max_tokens: BenchMaxTokensOpt = 512,
     seed: SeedOpt = 0,
+    unseeded: Annotated[
+        bool,
+        typer.Option(
+            help="openai engine: send `seed: null` (vLLM CPU 0.32 dies on seeded requests: "
+            "'CPU Generator does not use offset')."
+        ),
+    ] = False,
     sequential: Annotated[
         bool, typer.Option(help="Also time the one-problem-at-a-time evaluation (the plain alternative).")
     ] = True,
@@ -264,6 +271,10 @@ def bench_eval_command(
     problems = resolve_dataset(dataset, run_config.engine.traces).problems[:limit]
     k = concurrency or run_config.engine.saturating_concurrency()
     engine_config = run_config.engine_for_run(k)
+    if unseeded:
+        engine_config = engine_config.model_copy(
+            update={"extra_body": {**engine_config.extra_body, "seed": None}}
+        )
 
     async def go() -> BenchResult:
         async with open_engine(engine_config, progress=lambda m: err.print(f"[dim]{m}[/dim]")) as opened:
