@@ -102,3 +102,16 @@ def test_stale_stamp_is_not_trusted(monkeypatch, tmp_path):
     stamp = {"sha256": model.sha256, "size": model.size, "mtime_ns": 1}
     path.with_name(path.name + ".verified").write_text(json.dumps(stamp))
     assert not _verified(path, model)
+
+
+def test_fetch_takes_the_same_aliases_as_model():
+    from typer.testing import CliRunner
+
+    from aimo.cli.app import app
+    from aimo.models import DEFAULT_MODEL, builtin_model
+
+    assert builtin_model("qwen2.5-coder-0.5b").name == "qwen2.5-coder-0.5b-instruct-q4_k_m"
+    assert builtin_model("smollm2").name == "smollm2-135m-instruct-q4_1"
+    assert builtin_model("default").name == DEFAULT_MODEL
+    result = CliRunner().invoke(app, ["models", "--fetch", "no-such-model"])
+    assert result.exit_code != 0 and "not a built-in model: no-such-model" in result.output

@@ -136,6 +136,11 @@ def default_model_name() -> str:
     return os.environ.get("AIMO_DEFAULT_MODEL") or DEFAULT_MODEL
 
 
+def builtin_model(name: str) -> BuiltinModel | None:
+    """The built-in model a name or alias (`qwen2.5-coder-0.5b`, `default`) stands for."""
+    return BUILTIN_MODELS.get(_ALIASES.get(name, name))
+
+
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(/[\w./-]+\.gguf)?$")
 
 
@@ -144,9 +149,8 @@ def resolve_model(spec: str | None, progress: Progress | None = None) -> Resolve
     spec = (spec or default_model_name()).strip()
     if spec.startswith(("http://", "https://")):
         return ResolvedModel("url", spec.rstrip("/"), spec)
-    name = _ALIASES.get(spec, spec)
-    if name in BUILTIN_MODELS:
-        return ResolvedModel("gguf", str(ensure_builtin(BUILTIN_MODELS[name], progress)), name)
+    if builtin := builtin_model(spec):
+        return ResolvedModel("gguf", str(ensure_builtin(builtin, progress)), builtin.name)
     path = Path(spec).expanduser()
     if path.is_file():
         if not _is_gguf(path):

@@ -174,12 +174,18 @@ def models(
     fetch: Annotated[str | None, typer.Option(help="Fetch a built-in model into the cache.")] = None,
 ) -> None:
     """List models available locally and the built-in models aimo can fetch."""
-    from aimo.models import BUILTIN_MODELS, default_model_name, ensure_builtin, list_local_models
+    from aimo.models import (
+        BUILTIN_MODELS,
+        builtin_model,
+        default_model_name,
+        ensure_builtin,
+        list_local_models,
+    )
 
     if fetch:
-        if fetch not in BUILTIN_MODELS:
-            raise typer.BadParameter(f"not a built-in model: {fetch}")
-        path = ensure_builtin(BUILTIN_MODELS[fetch], progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+        if (builtin := builtin_model(fetch)) is None:
+            raise typer.BadParameter(f"not a built-in model: {fetch} (see `aimo models`)")
+        path = ensure_builtin(builtin, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
         out.print(f"{fetch}: {path}")
         return
     local = list_local_models()
