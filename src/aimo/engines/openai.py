@@ -140,12 +140,14 @@ class OpenAIEngine:
             return
         self._down.add(url)
         left = len(self.base_urls) - len(self._down)
+        where = (
+            f"{left} other endpoint(s) take new requests" if left else "it is the only one, so it keeps them"
+        )
         log.warning(
-            "openai engine: endpoint %s is down (%s); its streams in flight fail, %d other endpoint(s) "
-            "take new requests; re-probing it every %g s",
+            "openai engine: endpoint %s is not answering (%s); %s; re-probing it every %g s",
             url,
             reason,
-            left,
+            where,
             self.probe_interval_s,
         )
         self._probes[url] = asyncio.get_running_loop().create_task(self._probe(url))
