@@ -308,25 +308,29 @@ class _EventReader:
             if event.get("usage"):
                 self.usage = event["usage"]
             for choice in event.get("choices") or ():
-                reasoning, content, logprobs = _choice_delta(choice)
+                delta = choice.get("delta") or _NOTHING
+                reasoning, content, logprobs = _choice_delta(choice, delta)
                 finish = choice.get("finish_reason")
                 if finish or "stop_reason" in choice:
                     self._finished(choice, finish)
-                if "tool_calls" in (choice.get("delta") or ()):
-                    _gather_tool_calls(choice, self.calls)
+                if "tool_calls" in delta:
+                    _gather_tool_calls(delta, self.calls)
                 if reasoning or content or logprobs:
                     self.deltas += 1
                     n = _chunk_tokens(self.usage, self.counted, logprobs)
                     self.counted += n
                     tokens += n
-                    top += logprobs
+                    if logprobs:
+                        top += logprobs
                     if self.harmony:  # the harmony reader puts the think markers in itself
                         texts.append(self.harmony.feed(content))
                     elif reasoning or self.think.open:
                         texts.append(self.think.wrap(reasoning, content))
                     else:
                         texts.append(content)
-        return Chunk(text="".join(texts), tokens=tokens, logprobs=top) if tokens else None
+        if not tokens:
+            return None
+        return Chunk(text=texts[0] if len(texts) == 1 else "".join(texts), tokens=tokens, logprobs=top)
 
     def _finished(self, choice: dict[str, Any], finish: str | None) -> None:
         self.finish = finish or self.finish
@@ -398,14 +402,15 @@ def _template(
 def _chunk_tokens(usage: dict[str, Any], counted: int, logprobs: list[list[float]]) -> int:
     """Tokens a chunk stands for: from a running usage count (vLLM's continuous usage stats) when the
     server sends one, else one per log-probability entry, else one."""
-    if "completion_tokens" in usage and usage["completion_tokens"] > counted:
-        return int(usage["completion_tokens"]) - counted
-    return max(1, len(logprobs))
+    used = usage.get("completion_tokens", 0) if usage else 0
+    if used > counted:
+        return int(used) - counted
+    return len(logprobs) or 1
 
 
-def _gather_tool_calls(choice: dict[str, Any], calls: dict[int, dict[str, str]]) -> None:
+def _gather_tool_calls(delta: Mapping[str, Any], calls: dict[int, dict[str, str]]) -> None:
     """Add the pieces of tool calls in a streamed chat delta to `calls`."""
-    for piece in (choice.get("delta") or {}).get("tool_calls") or ():
+    for piece in delta.get("tool_calls") or ():
         call = calls.setdefault(piece.get("index", len(calls)), {"id": "", "name": "", "arguments": ""})
         call["id"] = piece.get("id") or call["id"]
         function = piece.get("function") or {}
@@ -413,9 +418,8 @@ def _gather_tool_calls(choice: dict[str, Any], calls: dict[int, dict[str, str]])
         call["arguments"] += function.get("arguments") or ""
 
 
-def _choice_delta(choice: dict[str, Any]) -> tuple[str, str, list[list[float]]]:
+def _choice_delta(choice: dict[str, Any], delta: Mapping[str, Any]) -> tuple[str, str, list[list[float]]]:
     """Reasoning, text and top log-probabilities of one streamed choice (chat or completions shape)."""
-    delta = choice.get("delta") or _NOTHING
     text = choice.get("text")
     if text is None:
         text = delta.get("content") or ""
