@@ -11,9 +11,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 from vllmenv import SETUP_HINT, vllm_env, vllm_python
 
@@ -47,35 +49,44 @@ def command(model: Path, out: Path, problems: Path, config: Path, check: bool = 
     ]  # fmt: skip
 
 
-@pytest.fixture
-def check_config(tmp_path: Path) -> Path:
-    path = tmp_path / "check.toml"
-    path.write_text(CHECK_CONFIG)
-    return path
+def vllm_here() -> bool:
+    return importlib.util.find_spec("vllm") is not None
 
 
-def test_check_without_vllm_keeps_the_checkpoint_and_says_what_to_install(
-    tiny_quantizable, math_problems, check_config, tmp_path
-):
-    if importlib.util.find_spec("vllm") is not None:
+@dataclass(frozen=True)
+class FirstRun:
+    """The command run here once: the checkpoint it wrote, and how it ended."""
+
+    out: Path
+    config: Path
+    result: Result
+
+
+@pytest.fixture(scope="module")
+def first_run(tiny_quantizable, math_problems, tmp_path_factory) -> FirstRun:
+    """The full command here (without --check where vLLM is installed here: that would run the check)."""
+    where = tmp_path_factory.mktemp("check")
+    config = where / "check.toml"
+    config.write_text(CHECK_CONFIG)
+    out = where / "q"
+    args = command(tiny_quantizable, out, math_problems, config, check=not vllm_here())
+    return FirstRun(out, config, runner.invoke(app, args))
+
+
+def test_check_without_vllm_keeps_the_checkpoint_and_says_what_to_install(first_run):
+    if vllm_here():
         pytest.skip("vLLM is installed in this environment: the check runs here")
-    out = tmp_path / "q"
-    result = runner.invoke(app, command(tiny_quantizable, out, math_problems, check_config))
-    assert isinstance(result.exception, QuantizeError), result.output
-    message = str(result.exception)
+    out = first_run.out
+    assert isinstance(first_run.result.exception, QuantizeError), first_run.result.output
+    message = str(first_run.result.exception)
     assert "\n" not in message and "pip install 'aimo[vllm]'" in message
     assert f"{out} is kept" in message and "run this same command where vLLM is installed" in message
     assert read_manifest(out)["scheme"] == SCHEME and (out / "model.safetensors").is_file()
-    assert not (tmp_path / "q.check").exists()  # nothing measured, nothing half-written
+    assert not out.with_name("q.check").exists()  # nothing measured, nothing half-written
 
 
-def test_an_output_made_differently_is_refused_not_checked(
-    tiny_quantizable, math_problems, check_config, tmp_path
-):
-    out = tmp_path / "q"
-    done = runner.invoke(app, command(tiny_quantizable, out, math_problems, check_config, check=False))
-    assert done.exit_code == 0, done.output
-    args = command(tiny_quantizable, out, math_problems, check_config)
+def test_an_output_made_differently_is_refused_not_checked(first_run, tiny_quantizable, math_problems):
+    args = command(tiny_quantizable, first_run.out, math_problems, first_run.config)
     args.remove("--kv-cache-fp8")
     result = runner.invoke(app, args)
     assert isinstance(result.exception, QuantizeError)
@@ -84,18 +95,16 @@ def test_an_output_made_differently_is_refused_not_checked(
 
 @pytest.mark.slow
 def test_check_in_the_vllm_environment_measures_both_models_side_by_side(
-    tiny_quantizable, math_problems, check_config, tmp_path
+    first_run, tiny_quantizable, math_problems
 ):
-    """Quantize here (llm-compressor), then the same command with --check in vLLM's environment."""
+    """The checkpoint quantized here (llm-compressor); the same command again in vLLM's environment."""
     python = vllm_python()
     if python is None:
         pytest.skip(f"no vLLM environment: {SETUP_HINT}")
-    out = tmp_path / "q"
-    done = runner.invoke(app, command(tiny_quantizable, out, math_problems, check_config, check=False))
-    assert done.exit_code == 0, done.output
+    out = first_run.out
     made = (out / "model.safetensors").stat().st_mtime_ns
 
-    args = command(tiny_quantizable, out, math_problems, check_config)
+    args = command(tiny_quantizable, out, math_problems, first_run.config)
     run = subprocess.run(
         [str(python), "-m", "aimo", *args],
         env=vllm_env(),
@@ -106,8 +115,9 @@ def test_check_in_the_vllm_environment_measures_both_models_side_by_side(
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     assert "quantized with w4a16-awq already: checking it" in " ".join(run.stderr.split())
     assert (out / "model.safetensors").stat().st_mtime_ns == made  # checked, not quantized again
+    assert (run.stdout + run.stderr).count("Initializing a V1 LLM engine") == 2  # one load per side
 
-    check = json.loads((tmp_path / "q.check" / "check.json").read_text())
+    check = json.loads((out.with_name("q.check") / "check.json").read_text())
     assert check["quantized_engine_flags"] == ["--kv-cache-dtype", "fp8"]
     original, quantized = check["sides"]
     assert original["model"] == str(tiny_quantizable) and quantized["model"] == str(out)
