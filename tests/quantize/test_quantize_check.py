@@ -85,12 +85,19 @@ def test_check_without_vllm_keeps_the_checkpoint_and_says_what_to_install(first_
     assert not out.with_name("q.check").exists()  # nothing measured, nothing half-written
 
 
-def test_an_output_made_differently_is_refused_not_checked(first_run, tiny_quantizable, math_problems):
+def test_an_output_made_differently_or_by_something_else_is_refused_not_checked(
+    first_run, tiny_quantizable, math_problems
+):
     args = command(tiny_quantizable, first_run.out, math_problems, first_run.config)
     args.remove("--kv-cache-fp8")
     result = runner.invoke(app, args)
     assert isinstance(result.exception, QuantizeError)
-    assert "was made differently (kv_cache_fp8: True)" in str(result.exception)
+    assert "was made differently (kv_cache_fp8: True there, False here)" in str(result.exception)
+    stranger = first_run.out.with_name("not-a-checkpoint")
+    stranger.mkdir()
+    result = runner.invoke(app, command(tiny_quantizable, stranger, math_problems, first_run.config))
+    assert isinstance(result.exception, QuantizeError)
+    assert "is no aimo quantize checkpoint" in str(result.exception)
 
 
 @pytest.mark.slow

@@ -131,9 +131,9 @@ def _check(
     run_config: RunConfig,
     check_dir: Path,
 ) -> None:
-    from aimo.quantize.check import CHECK_FILE, check_result, missing_engine, run_check
+    from aimo.quantize.check import CHECK_FILE, check_result, run_check, vllm_missing_for
 
-    if missing_engine(original, run_config) == "vllm":
+    if vllm_missing_for(original, run_config):
         raise QuantizeError(
             f"--check runs both models on vLLM, which is not installed here (pip install 'aimo[vllm]'); "
             f"{quantized} is kept: run this same command where vLLM is installed and only the check runs "

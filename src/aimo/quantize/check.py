@@ -55,12 +55,11 @@ def vllm_args_from_flags(flags: Sequence[str]) -> dict[str, object]:
     return {name[2:].replace("-", "_"): value for name, value in zip(flags[::2], flags[1::2], strict=True)}
 
 
-def missing_engine(model: str, base: RunConfig) -> str | None:
-    """The engine the check would run `model` on, when it is not installed here (only vLLM can be)."""
+def vllm_missing_for(model: str, base: RunConfig) -> bool:
+    """Whether the check would run `model` on vLLM (the engine `auto` picks for an HF directory) and
+    vLLM is not installed here; the other engines' packages are aimo's own extras, installed with it."""
     config = base.override(engine={"model": model}).engine
-    if pick_engine(config, resolve_model(model)) == "vllm" and importlib.util.find_spec("vllm") is None:
-        return "vllm"
-    return None
+    return pick_engine(config, resolve_model(model)) == "vllm" and importlib.util.find_spec("vllm") is None
 
 
 async def measure(

@@ -106,23 +106,27 @@ def earlier_checkpoint(output: Path, source: Source, scheme: Scheme, kv_cache_fp
     (its manifest says so), to check it again; anything else there is refused, never replaced."""
     if not manifest_path(output).is_file():
         raise QuantizeError(f"{output} exists and is no aimo quantize checkpoint; choose another --output")
-    made = read_manifest(output)
+    try:
+        made = read_manifest(output)
+    except ValueError as exc:
+        raise QuantizeError(f"{output}: unreadable {manifest_path(output).name} ({exc})") from None
     wanted = {
         "scheme": scheme.name,
         "kv_cache_fp8": kv_cache_fp8,
-        "model": source.config_sha256,
+        "config_sha256": source.config_sha256,
         "commit": source.commit,
     }
     found = {
         "scheme": made.get("scheme"),
         "kv_cache_fp8": made.get("kv_cache_fp8"),
-        "model": made.get("source", {}).get("config_sha256"),
+        "config_sha256": made.get("source", {}).get("config_sha256"),
         "commit": made.get("source", {}).get("commit"),
     }
     differ = [name for name in wanted if wanted[name] != found[name]]
     if differ:
         raise QuantizeError(
-            f"{output} exists but was made differently ({', '.join(f'{n}: {found[n]}' for n in differ)}); "
+            f"{output} exists but was made differently "
+            f"({', '.join(f'{n}: {found[n]} there, {wanted[n]} here' for n in differ)}); "
             "choose another --output or remove it"
         )
     return output
