@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from aimo.cli.app import app
 from aimo.config import RunConfig
+from aimo.engines.base import GenerationRequest
 from aimo.engines.factory import open_engine
 from aimo.evaluate.rundir import RunDir, RunInfo
 from aimo.evaluate.runner import run_eval
@@ -134,3 +135,22 @@ def test_concurrent_eval_against_a_dead_server_stops_with_one_line_and_keeps_its
     assert "problems in a row failed in every sample" in str(result.exception or result.output)
     written = outcome(out)["problems"]
     assert written and all(answer is None for answer, *_ in written.values())
+
+
+def test_execute_runs_on_the_engine_it_is_given_and_leaves_it_open(tmp_path, tiny_trace, monkeypatch):
+    """`aimo quantize --check` evaluates and benches on one engine load: execute must not open another."""
+    from aimo.evaluate import launch
+
+    config = RunConfig.from_dict({"engine": {"engine": "replay", "traces": str(tiny_trace)}})
+    session = launch.start(launch.EvalRequest(str(tiny_trace), config, out=tmp_path / "run"))
+
+    async def go() -> int:
+        async with open_engine(config.engine) as engine:
+            monkeypatch.setattr(launch, "open_engine", None)  # a second engine would fail to open
+            await launch.execute(session, engine=engine)
+            again = GenerationRequest(prompt=session.problems[0].text, max_tokens=4)
+            chunks = [c async for c in engine.stream(again)]
+        return len(chunks)
+
+    assert asyncio.run(go()) > 0  # still open after the evaluation
+    assert session.run.path.joinpath("problems.jsonl").read_text().count("\n") == len(session.problems)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from aimo.cli.bench_cmd import parse_concurrency
 from aimo.cli.options import ConfigOpt, EngineOpt, build_config
+from aimo.quantize.schemes import QuantizeError
+
+if TYPE_CHECKING:
+    from aimo.config import RunConfig
+    from aimo.quantize.check import CheckSettings
 
 err = Console(stderr=True)
 out = Console()
@@ -84,15 +89,23 @@ def quantize(
 
     source = resolve_source(model, revision)
     check_dir = output.with_name(output.name + ".check")
+    flags: list[str] = []
+    reused = False
     if scheme is not None:
         from aimo.quantize.calibration import load_calibration
-        from aimo.quantize.compress import CompressRequest, compress
+        from aimo.quantize.compress import CompressRequest, compress, earlier_checkpoint
+        from aimo.quantize.manifest import read_manifest
         from aimo.quantize.schemes import get_scheme
 
         chosen = get_scheme(scheme)
-        data = load_calibration(calibration, calibration_samples)
-        request = CompressRequest(source, chosen, data, output, kv_cache_fp8, max_seq_length)
-        result, original = compress(request, progress=_say), str(source.path)
+        if check and output.exists():  # the second half of the two-environment flow: check it
+            result, reused = earlier_checkpoint(output, source, chosen, kv_cache_fp8), True
+            _say(f"{output} holds {model} quantized with {chosen.name} already: checking it")
+        else:
+            data = load_calibration(calibration, calibration_samples)
+            request = CompressRequest(source, chosen, data, output, kv_cache_fp8, max_seq_length)
+            result = compress(request, progress=_say)
+        original, flags = str(source.path), list(read_manifest(result).get("engine_flags", []))
     else:
         assert to is not None
         gguf_type = gguf.parse_gguf_target(to)
@@ -101,27 +114,33 @@ def quantize(
             baseline.parent.mkdir(parents=True, exist_ok=True)
         request_gguf = gguf.GGUFRequest(source, gguf_type, output, converter, keep_f16=baseline)
         result, original = gguf.convert(request_gguf, progress=_say), str(baseline)
-    out.print(f"wrote {result}")
+    if not reused:
+        out.print(f"wrote {result}")
     if check:
-        _check(original, str(result), check, check_limit, levels, check_max_tokens, config, engine, check_dir)
+        from aimo.quantize.check import CheckSettings
+
+        settings = CheckSettings(check, check_limit, levels, check_max_tokens)
+        _check(original, result, flags, settings, build_config(config, engine=engine), check_dir)
 
 
 def _check(
     original: str,
-    quantized: str,
-    dataset: str,
-    limit: int,
-    levels: tuple[int, ...],
-    max_tokens: int,
-    config: Path | None,
-    engine: str | None,
+    quantized: Path,
+    flags: list[str],
+    settings: CheckSettings,
+    run_config: RunConfig,
     check_dir: Path,
 ) -> None:
-    from aimo.quantize.check import CHECK_FILE, CheckSettings, check_result, run_check
+    from aimo.quantize.check import CHECK_FILE, check_result, run_check, vllm_missing_for
 
-    settings = CheckSettings(dataset, limit, levels, max_tokens)
-    run_config = build_config(config, engine=engine)
-    sides = asyncio.run(run_check(original, quantized, run_config, settings, check_dir, progress=_say))
+    if vllm_missing_for(original, run_config):
+        raise QuantizeError(
+            f"--check runs both models on vLLM, which is not installed here (pip install 'aimo[vllm]'); "
+            f"{quantized} is kept: run this same command where vLLM is installed and only the check runs "
+            "(llm-compressor and vLLM pin different compressed-tensors, so usually another environment)"
+        )
+    run = run_check(original, str(quantized), run_config, settings, check_dir, _say, engine_flags=flags)
+    sides = asyncio.run(run)
     check_result(sides, settings).print(out)
     out.print(f"details: {check_dir / CHECK_FILE}")
 

@@ -155,7 +155,8 @@ async def execute(
             concurrency = config.engine.saturating_concurrency()
         async with contextlib.AsyncExitStack() as stack:
             engine_config = config.engine_for_run(concurrency)
-            engine = await stack.enter_async_context(open_engine(engine_config, progress=progress))
+            if engine is None:
+                engine = await stack.enter_async_context(open_engine(engine_config, progress=progress))
             sandbox = await stack.enter_async_context(sandbox_for(config.strategy, config.sandbox))
             slots = await run_eval(
                 engine,

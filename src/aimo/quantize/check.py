@@ -3,10 +3,13 @@
 Each model in turn gets one engine (loaded once): the same small evaluation (`aimo eval`'s run
 directory, same problems, seeds and strategy) and then `aimo bench engine`'s throughput levels.
 The sides run one after the other, so they never share the machine; the table puts them side by side.
+The quantized side runs with the engine flags its manifest names (`--kv-cache-dtype fp8` after
+`--kv-cache-fp8`), so the check measures the checkpoint the way it is meant to be served.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -16,10 +19,11 @@ from typing import Any
 from aimo.bench.engine import bench_engine
 from aimo.bench.result import BenchResult
 from aimo.config import RunConfig
-from aimo.engines.factory import open_engine
+from aimo.engines.factory import open_engine, pick_engine
 from aimo.evaluate.analysis import analyze
 from aimo.evaluate.launch import EvalRequest, execute, start
-from aimo.models import Progress
+from aimo.models import Progress, resolve_model
+from aimo.quantize.schemes import QuantizeError
 
 CHECK_FILE = "check.json"
 SHOWN_METRICS = ("accuracy", "pass@1", "tokens/problem", "seconds/problem")
@@ -44,11 +48,34 @@ class Side:
     tok_s: dict[int, float] = field(default_factory=dict)
 
 
+def vllm_args_from_flags(flags: Sequence[str]) -> dict[str, object]:
+    """vLLM's command-line flags as engine arguments: `--kv-cache-dtype fp8` → {"kv_cache_dtype": "fp8"}."""
+    if len(flags) % 2 or not all(f.startswith("--") for f in flags[::2]):
+        raise QuantizeError(f"engine flags must be --name value pairs, got {list(flags)}")
+    return {name[2:].replace("-", "_"): value for name, value in zip(flags[::2], flags[1::2], strict=True)}
+
+
+def vllm_missing_for(model: str, base: RunConfig) -> bool:
+    """Whether the check would run `model` on vLLM (the engine `auto` picks for an HF directory) and
+    vLLM is not installed here; the other engines' packages are aimo's own extras, installed with it."""
+    config = base.override(engine={"model": model}).engine
+    return pick_engine(config, resolve_model(model)) == "vllm" and importlib.util.find_spec("vllm") is None
+
+
 async def measure(
-    label: str, model: str, base: RunConfig, settings: CheckSettings, out: Path, progress: Progress = print
+    label: str,
+    model: str,
+    base: RunConfig,
+    settings: CheckSettings,
+    out: Path,
+    progress: Progress = print,
+    vllm_args: dict[str, object] | None = None,
 ) -> Side:
-    """Evaluate `model` on the check dataset, then bench its engine, with one engine load."""
-    config = base.override(engine={"model": model})
+    """Evaluate `model` on the check dataset, then bench its engine, with one engine load.
+
+    `vllm_args` are added to the configuration's own (the run directory's config.json records both)."""
+    merged = {**base.engine.vllm_args, **(vllm_args or {})}
+    config = base.override(engine={"model": model, "vllm_args": merged})
     session = start(EvalRequest(settings.dataset, config, out=out / label, limit=settings.limit))
     engine_config = config.engine.fitted(
         max(config.strategy.samples, *settings.concurrency),
@@ -72,13 +99,20 @@ async def run_check(
     settings: CheckSettings,
     out: Path,
     progress: Progress = print,
+    engine_flags: Sequence[str] = (),
 ) -> list[Side]:
-    """Both sides, one after the other; the result is also written to `out/check.json`."""
+    """Both sides, one after the other (the quantized one with its `engine_flags`, vLLM's command-line
+    flags from the manifest); the result is also written to `out/check.json`."""
+    quantized_args = vllm_args_from_flags(engine_flags)
     sides = [
         await measure("original", original, base, settings, out, progress),
-        await measure("quantized", quantized, base, settings, out, progress),
+        await measure("quantized", quantized, base, settings, out, progress, quantized_args),
     ]
-    record = {"settings": asdict(settings), "sides": [asdict(s) for s in sides]}
+    record = {
+        "settings": asdict(settings),
+        "quantized_engine_flags": list(engine_flags),
+        "sides": [asdict(s) for s in sides],
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / CHECK_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return sides

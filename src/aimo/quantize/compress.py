@@ -16,7 +16,7 @@ from pathlib import Path
 from aimo.engines.base import Message
 from aimo.models import Progress
 from aimo.quantize.calibration import Calibration
-from aimo.quantize.manifest import write_manifest
+from aimo.quantize.manifest import manifest_path, read_manifest, write_manifest
 from aimo.quantize.schemes import QuantizeError, Scheme, build_recipe
 from aimo.quantize.source import Source
 
@@ -99,6 +99,37 @@ def compress(request: CompressRequest, progress: Progress = print) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return request.output
+
+
+def earlier_checkpoint(output: Path, source: Source, scheme: Scheme, kv_cache_fp8: bool) -> Path:
+    """`output` as an earlier `aimo quantize` wrote it from the same model, scheme and KV-cache choice
+    (its manifest says so), to check it again; anything else there is refused, never replaced."""
+    if not manifest_path(output).is_file():
+        raise QuantizeError(f"{output} exists and is no aimo quantize checkpoint; choose another --output")
+    try:
+        made = read_manifest(output)
+    except ValueError as exc:
+        raise QuantizeError(f"{output}: unreadable {manifest_path(output).name} ({exc})") from None
+    wanted = {
+        "scheme": scheme.name,
+        "kv_cache_fp8": kv_cache_fp8,
+        "config_sha256": source.config_sha256,
+        "commit": source.commit,
+    }
+    found = {
+        "scheme": made.get("scheme"),
+        "kv_cache_fp8": made.get("kv_cache_fp8"),
+        "config_sha256": made.get("source", {}).get("config_sha256"),
+        "commit": made.get("source", {}).get("commit"),
+    }
+    differ = [name for name in wanted if wanted[name] != found[name]]
+    if differ:
+        raise QuantizeError(
+            f"{output} exists but was made differently "
+            f"({', '.join(f'{n}: {found[n]} there, {wanted[n]} here' for n in differ)}); "
+            "choose another --output or remove it"
+        )
+    return output
 
 
 def engine_flags(kv_cache_fp8: bool) -> list[str]:
