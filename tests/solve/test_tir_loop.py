@@ -145,5 +145,5 @@ def test_a_sample_cut_by_its_token_cap_right_after_a_code_round_is_forced():
     )[0]
     sample = sample_of(result)
     assert sample.code_runs and sample.code_runs[0].output == "42"
-    assert sample.finish_reason == "length" and sample.meta.get("forced") is True
+    assert sample.finish_reason == "length" and sample.forced is True
     assert sample.answer == "42"

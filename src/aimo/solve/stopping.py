@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from aimo.solve.types import AgreeReason, RuleReason
 from aimo.solve.voting import weigh_answers
 
 __all__ = [
@@ -61,7 +62,7 @@ class StopRule(Protocol):
         total: int,
         weights: Sequence[float] | None = None,
         max_weight: float = 1.0,
-    ) -> str | None:
+    ) -> RuleReason | None:
         """A stop reason if sampling can stop, given the finished `answers` of `total` planned samples
         (`weights`: their vote weights, None for plain counts; `max_weight`: a future sample's most)."""
         ...
@@ -100,11 +101,11 @@ class AgreeRule:
         total: int,
         weights: Sequence[float] | None = None,
         max_weight: float = 1.0,
-    ) -> str | None:
+    ) -> RuleReason | None:
         if len(answers) < self.n:
             return None
         _, top, _ = _top_two(answers[: self.n], None if weights is None else weights[: self.n])
-        return self.spec if top >= self.k else None
+        return AgreeReason(self.spec) if top >= self.k else None
 
 
 @dataclass(frozen=True)
@@ -121,13 +122,13 @@ class UnbeatableRule:
         total: int,
         weights: Sequence[float] | None = None,
         max_weight: float = 1.0,
-    ) -> str | None:
+    ) -> RuleReason | None:
         leader, top, _ = _top_two(answers, weights)
         if leader is None:
             return None
         remaining = max(0, total - len(answers))
         if remaining == 0:
-            return self.spec
+            return "unbeatable"
         # The strongest challenge is every remaining sample voting for one rival with the most weight
         # a sample can carry. A rival that appeared after the leader must pass it; one that appeared
         # before it only has to draw level (it wins the tie). A rival not seen yet appears after it.
@@ -139,7 +140,7 @@ class UnbeatableRule:
                 continue
             if count + reach > top or (seen_before and count + reach >= top):
                 return None
-        return None if reach > top else self.spec
+        return None if reach > top else "unbeatable"
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,8 @@ class SprtRule:
         ]
         return "sprt:" + ",".join(params) if params else "sprt"
 
-    def log_likelihood_ratio(self, first: int, second: int) -> float:
-        """log P(counts | H1) - log P(counts | H0) for leader/runner-up counts."""
+    def log_likelihood_ratio(self, first: float, second: float) -> float:
+        """log P(counts | H1) - log P(counts | H0) for the top two answers' votes."""
         return first * math.log(self.p1 / self.p0) + second * math.log((1 - self.p1) / (1 - self.p0))
 
     def check(
@@ -178,7 +179,7 @@ class SprtRule:
         total: int,
         weights: Sequence[float] | None = None,
         max_weight: float = 1.0,
-    ) -> str | None:
+    ) -> RuleReason | None:
         _, first, second = _top_two(answers, weights)
         if first == 0:
             return None
@@ -196,7 +197,7 @@ def check_stop(
     total: int,
     weights: Sequence[float] | None = None,
     max_weight: float = 1.0,
-) -> str | None:
+) -> RuleReason | None:
     """The reason of the first rule (in the order given) that says stop, or None.
 
     Pass the vote's `weights` (and `max_weight`, the most a future sample can carry) when it is weighted."""
