@@ -15,6 +15,7 @@ from aimo.engines.replay import ReplayEngine
 from aimo.evaluate.datasets import resolve_dataset
 from aimo.evaluate.rundir import RunDir, RunDirError, RunInfo, problem_record, sample_record
 from aimo.evaluate.runner import ResampledReplay, engine_for_repeat, problem_order, repeat_seed, run_eval
+from aimo.solve.stopping import AgreeRule, SprtRule
 from aimo.solve.types import ProblemResult, Sample
 
 
@@ -160,6 +161,10 @@ def test_a_run_written_with_meta_bags_loads_resumes_reports_and_writes_back_the_
     tmp_path, tiny_trace
 ):
     run = new_run(tmp_path / "old", tiny_trace)
+    info = json.loads((run.path / "config.json").read_text())
+    info["config"]["strategy"]["stop_rules"] = "4/4,sprt"  # a spec, as config.json held them
+    (run.path / "config.json").write_text(json.dumps(info))
+    assert RunDir.open(run.path).info.config.strategy.stop_rules == [AgreeRule(4, 4), SprtRule()]
     run.samples_path.write_text("".join(json.dumps(r) + "\n" for r in (OLD_SAMPLE, OLD_FAILED_SAMPLE)))
     run.problems_path.write_text(json.dumps(OLD_PROBLEM) + "\n")
     assert RunDir.open(run.path).prepare_resume() == {(0, "t1")}

@@ -14,6 +14,7 @@ from aimo.solve.budget import ProblemBudget
 from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.problem import ProblemSolver
 from aimo.solve.sample import FORCE_CUE, SampleRunner
+from aimo.solve.stopping import AgreeRule
 from aimo.solve.types import Sample
 
 PROBLEM = Problem(id="p1", text="What is 6 times 7?", answer="42")
@@ -95,7 +96,7 @@ def test_stop_rule_cancels_the_remaining_samples_on_the_engine():
         return "\\boxed{42}" if i < 3 else "slow " * 2000 + "\\boxed{7}"
 
     engine = ScriptedEngine(script, delay=0.001)
-    result = solve(engine, StrategyConfig(samples=8, stop_rules="3/3"), max_tokens=5000)
+    result = solve(engine, StrategyConfig(samples=8, stop_rules=[AgreeRule(3, 3)]), max_tokens=5000)
     assert result.stop_reason == "3/3"
     assert result.answer == "42"
     cancelled = [s for s in result.samples if s.finish_reason == "cancelled"]

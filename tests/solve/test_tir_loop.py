@@ -11,6 +11,7 @@ from aimo.sandbox import Sandbox, SandboxConfig
 from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.problem import ProblemSolver
 from aimo.solve.sample import SampleRunner
+from aimo.solve.stopping import AgreeRule
 from aimo.solve.types import Sample
 
 PROBLEM = Problem(id="p", text="What is 2^10 mod 1000?", answer="24")
@@ -100,7 +101,7 @@ def test_cancelled_tir_samples_release_their_sessions():
 
     async def go():
         engine = ScriptedEngine(script)
-        strategy = StrategyConfig(strategy="tir", samples=3, stop_rules="1/1", code_timeout_s=60)
+        strategy = StrategyConfig(strategy="tir", samples=3, stop_rules=[AgreeRule(1, 1)], code_timeout_s=60)
         async with Sandbox(SandboxConfig()) as sandbox:
             runner = SampleRunner(
                 engine, strategy, SamplingConfig(max_tokens=400), open_session=sandbox.session

@@ -16,7 +16,7 @@ from aimo.solve.planner import Planner, Start
 from aimo.solve.prompts import prompt_kinds
 from aimo.solve.reward import RewardScorer
 from aimo.solve.sample import SampleRunner
-from aimo.solve.stopping import StopRule, check_stop, parse_stop_rules
+from aimo.solve.stopping import StopRule, check_stop
 from aimo.solve.types import ProblemResult, Sample, SampleEnd, StopReason
 from aimo.solve.voting import (
     VoteConfig,
@@ -53,9 +53,7 @@ class ProblemSolver:
         self.runner = runner
         self.strategy = strategy
         self.vote = vote or strategy.vote
-        self.stop_rules = (
-            list(stop_rules) if stop_rules is not None else parse_stop_rules(strategy.stop_rules)
-        )
+        self.stop_rules: list[StopRule] = list(stop_rules if stop_rules is not None else strategy.stop_rules)
         self.clock = clock
         self.planner = planner
         self.settled_lead = settled_lead

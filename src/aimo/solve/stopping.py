@@ -6,7 +6,10 @@ the most weight a sample still to come can carry; it returns a stop reason or No
 the way the vote does, so a rule never stops while the weighted winner could still change. Rules are
 pure and cheap, so the sample loop can ask after every finished sample.
 
-Rules, as written in a spec (`parse_stop_rules`), combined with commas or semicolons (any rule firing stops):
+The rules are objects (`AgreeRule`, `UnbeatableRule`, `SprtRule`; `StopRuleConfig` is their tagged union,
+as `StrategyConfig.stop_rules` holds them). On the command line and in TOML files they are written as a
+spec (`parse_stop_rules`; `format_stop_rules` writes one back), combined with commas or semicolons (any
+rule firing stops):
 
 - `k/n` (e.g. `4/5`): once n samples have finished, stop if at least k of the *first n* finished
   gave the same answer. This is how the AIMO notebooks' "4/4,4/5,5/7,6/9" lists read: a checkpoint
@@ -32,7 +35,9 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Annotated, Any, ClassVar, Literal, Protocol, runtime_checkable
+
+from pydantic import ConfigDict, Field
 
 from aimo.solve.types import AgreeReason, RuleReason
 from aimo.solve.voting import weigh_answers
@@ -41,10 +46,15 @@ __all__ = [
     "AgreeRule",
     "SprtRule",
     "StopRule",
+    "StopRuleConfig",
     "UnbeatableRule",
     "check_stop",
+    "format_stop_rules",
     "parse_stop_rules",
 ]
+
+# A rule object read from a mapping (a config file's table) keeps to its own fields.
+_STRICT = ConfigDict(extra="forbid")
 
 
 @runtime_checkable
@@ -84,8 +94,11 @@ def _top_two(
 class AgreeRule:
     """`k/n`: at least k of the first n finished samples agree (decided when the n-th finishes)."""
 
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+
     k: int
     n: int
+    kind: Literal["agree"] = "agree"
 
     def __post_init__(self) -> None:
         if not 1 <= self.k <= self.n:
@@ -111,6 +124,10 @@ class AgreeRule:
 @dataclass(frozen=True)
 class UnbeatableRule:
     """`unbeatable`: the leader wins whatever the remaining samples answer."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+
+    kind: Literal["unbeatable"] = "unbeatable"
 
     @property
     def spec(self) -> str:
@@ -147,11 +164,14 @@ class UnbeatableRule:
 class SprtRule:
     """`sprt`: Wald's SPRT on the leader's share of the top two answers' votes (ConSol)."""
 
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+
     p1: float = 0.5001
     alpha: float = 0.05
     beta: float = 0.949976
     p0: float = 0.5
     futility: bool = True
+    kind: Literal["sprt"] = "sprt"
 
     def __post_init__(self) -> None:
         if not 0 < self.p0 < self.p1 < 1:
@@ -189,6 +209,10 @@ class SprtRule:
         if self.futility and llr <= math.log(self.beta / (1 - self.alpha)):
             return "sprt-futile"
         return None
+
+
+# The rules as a config holds them: a mapping names its rule by `kind` ("agree", "unbeatable", "sprt").
+StopRuleConfig = Annotated[AgreeRule | UnbeatableRule | SprtRule, Field(discriminator="kind")]
 
 
 def check_stop(
@@ -262,6 +286,16 @@ def parse_stop_rules(spec: str) -> list[StopRule]:
             )
     close_sprt()
     return rules
+
+
+def format_stop_rules(rules: Sequence[StopRule]) -> str:
+    """The spec of `rules` ("" when none); `parse_stop_rules` reads it back to equal rules."""
+    return ",".join(rule.spec for rule in rules)
+
+
+def stop_rules_from_spec(value: Any) -> Any:
+    """A spec string as rules (the string form of config files and run records); anything else as is."""
+    return parse_stop_rules(value) if isinstance(value, str) else value
 
 
 def _add_sprt_param(spec: str, part: str, params: dict[str, object]) -> None:
