@@ -34,6 +34,7 @@ def test_majority_of_boxed_answers_with_tally():
     assert result.stop_reason == "all_finished"
     assert sorted(s.index for s in result.samples) == [0, 1, 2, 3]
     assert all(s.completion_tokens > 0 and s.finish_reason == "boxed" for s in result.samples)
+    assert all(s.max_tokens == 200 for s in result.samples)  # the cap each was launched with
     # Each sample asked with its own seed (base + index).
     assert sorted(r.seed for r in engine.calls) == [5, 6, 7, 8]
 

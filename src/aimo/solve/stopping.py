@@ -35,9 +35,9 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from aimo.solve.types import AgreeReason, RuleReason
 from aimo.solve.voting import weigh_answers
@@ -52,9 +52,6 @@ __all__ = [
     "format_stop_rules",
     "parse_stop_rules",
 ]
-
-# A rule object read from a mapping (a config file's table) keeps to its own fields.
-_STRICT = ConfigDict(extra="forbid")
 
 
 @runtime_checkable
@@ -94,8 +91,6 @@ def _top_two(
 class AgreeRule:
     """`k/n`: at least k of the first n finished samples agree (decided when the n-th finishes)."""
 
-    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
-
     k: int
     n: int
     kind: Literal["agree"] = "agree"
@@ -124,8 +119,6 @@ class AgreeRule:
 @dataclass(frozen=True)
 class UnbeatableRule:
     """`unbeatable`: the leader wins whatever the remaining samples answer."""
-
-    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
     kind: Literal["unbeatable"] = "unbeatable"
 
@@ -163,8 +156,6 @@ class UnbeatableRule:
 @dataclass(frozen=True)
 class SprtRule:
     """`sprt`: Wald's SPRT on the leader's share of the top two answers' votes (ConSol)."""
-
-    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
     p1: float = 0.5001
     alpha: float = 0.05
