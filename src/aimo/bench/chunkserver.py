@@ -2,8 +2,9 @@
 
 `python -m aimo.bench.chunkserver --port P --chunks N` answers every `POST …/chat/completions` with N
 content chunks, a finish chunk, a usage chunk and `[DONE]` (HTTP/1.1 keep-alive, chunked encoding),
-and `GET …/models` with one model. Every response is prebuilt bytes written at once, so the server
-costs far less per chunk than any client that parses them: what it measures is the client.
+and `GET …/models` with one model. Each event is its own HTTP chunk, as a streaming server flushes them,
+but every response is prebuilt bytes written at once, so the server costs far less per chunk than any
+client that parses them: what it measures is the client.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ def _sse(event: dict | str) -> bytes:
     return f"data: {data}\n\n".encode()
 
 
-def stream_body(chunks: int, text: str = " tok") -> bytes:
-    """The SSE body of one streamed chat completion with `chunks` content deltas."""
+def stream_events(chunks: int, text: str = " tok") -> list[bytes]:
+    """The SSE events of one streamed chat completion with `chunks` content deltas."""
 
     def event(delta: dict, finish: str | None = None, **extra: object) -> dict:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
@@ -36,28 +37,24 @@ def stream_body(chunks: int, text: str = " tok") -> bytes:
         _sse({"id": "chatcmpl-bench", "object": "chat.completion.chunk", "choices": [], "usage": usage})
     )
     parts.append(_sse("[DONE]"))
-    return b"".join(parts)
+    return parts
 
 
-def _response(body: bytes, content_type: str, chunked: bool) -> bytes:
+def _response(body: bytes | list[bytes], content_type: str) -> bytes:
+    """A whole HTTP/1.1 response: a list of parts is sent chunked, one HTTP chunk per part (as a
+    streaming server flushes each event), otherwise with a content length."""
     head = f"HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\n"
-    if not chunked:
+    if isinstance(body, bytes):
         return (head + f"content-length: {len(body)}\r\n\r\n").encode() + body
-    # One HTTP chunk per SSE event would be closer to a real server, but the client reads bytes either way.
-    return (
-        (head + "transfer-encoding: chunked\r\n\r\n").encode()
-        + f"{len(body):x}\r\n".encode()
-        + body
-        + b"\r\n0\r\n\r\n"
-    )
+    framed = b"".join(f"{len(part):x}\r\n".encode() + part + b"\r\n" for part in body)
+    return (head + "transfer-encoding: chunked\r\n\r\n").encode() + framed + b"0\r\n\r\n"
 
 
 async def serve(port: int, chunks: int, host: str = "127.0.0.1") -> None:
-    stream = _response(stream_body(chunks), "text/event-stream", chunked=True)
+    stream = _response(stream_events(chunks), "text/event-stream")
     models = _response(
         json.dumps({"object": "list", "data": [{"id": MODEL, "object": "model"}]}).encode(),
         "application/json",
-        chunked=False,
     )
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -26,7 +26,9 @@ async def _direct(client: httpx.AsyncClient, url: str, body: dict[str, object]) 
     async with client.stream("POST", f"{url}/chat/completions", json=body) as response:
         response.raise_for_status()
         async for line in response.aiter_lines():
-            if line.startswith("data:") and line[5:].strip() != "[DONE]":
+            if line.startswith("data:"):
+                if line[5:].strip() == "[DONE]":
+                    break  # as the engine does: the connection is then closed, not pooled
                 event = json.loads(line[5:])
                 for choice in event.get("choices") or ():
                     tokens += bool((choice.get("delta") or {}).get("content"))
