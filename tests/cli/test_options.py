@@ -6,6 +6,7 @@ import pytest
 
 from aimo.cli.options import build_config
 from aimo.config import ConfigError
+from aimo.solve.stopping import AgreeRule
 
 
 def test_flags_override_the_config_file(tmp_path):
@@ -16,7 +17,7 @@ def test_flags_override_the_config_file(tmp_path):
     )
     assert (run.strategy.samples, run.strategy.strategy, run.sampling.temperature) == (4, "mix", 0.6)
     assert run.strategy.vote.code_verified == 2.0 and run.strategy.vote.entropy is True
-    assert run.strategy.stop_rules == "4/4,4/5" and run.budget.total_s == 60
+    assert run.strategy.stop_rules == [AgreeRule(4, 4), AgreeRule(4, 5)] and run.budget.total_s == 60
 
 
 def test_several_server_urls_become_base_urls():

@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from aimo.cli.app import app
 from aimo.config import RunConfig
 from aimo.engines.replay import ReplayEngine
 from aimo.evaluate.datasets import resolve_dataset
 from aimo.evaluate.rundir import RunDir, RunDirError, RunInfo, problem_record, sample_record
 from aimo.evaluate.runner import ResampledReplay, engine_for_repeat, problem_order, repeat_seed, run_eval
+from aimo.solve.stopping import AgreeRule, SprtRule
 from aimo.solve.types import ProblemResult, Sample
 
 
@@ -91,6 +94,99 @@ def test_resume_drops_orphans_duplicates_and_a_torn_line(tmp_path, tiny_trace):
         ("t2", 0),
         ("t2", 1),
     ]
+
+
+# Lines as aimo wrote them before errors, forcing, confidence and rewards were `Sample` fields: in `meta`.
+OLD_SAMPLE = {
+    "repeat": 0,
+    "schema": 1,
+    "kind": "sample",
+    "problem_id": "t1",
+    "index": 0,
+    "prompt_kind": "cot",
+    "text": "so \\boxed{12}",
+    "code_runs": [
+        {
+            "code": "print(12)",
+            "output": "12",
+            "error": False,
+            "timed_out": False,
+            "answer": "12",
+            "seconds": 0.1,
+        }
+    ],
+    "answer": "12",
+    "finish_reason": "length",
+    "prompt_tokens": 30,
+    "completion_tokens": 64,
+    "started": 1.0,
+    "ended": 2.5,
+    "weight": 1.0,
+    "meta": {
+        "max_tokens": 64,
+        "confidence": {"tokens": 64, "mean": 3.0, "lowest_group": 2.5},
+        "mean_entropy": 0.4,
+        "logprobs": [[-0.1, -2.0]],
+        "reward": 1.5,
+        "forced": True,
+        "correct": True,
+    },
+}
+OLD_FAILED_SAMPLE = {
+    **OLD_SAMPLE,
+    "index": 1,
+    "answer": None,
+    "finish_reason": "error",
+    "code_runs": [],
+    "meta": {"max_tokens": 64, "error": "EngineError: server down"},
+}
+OLD_PROBLEM = {
+    "repeat": 0,
+    "position": 0,
+    "schema": 1,
+    "kind": "problem",
+    "problem_id": "t1",
+    "answer": "12",
+    "votes": {"12": 1.0},
+    "samples": [],
+    "stop_reason": "1/1",
+    "seconds": 2.0,
+    "gold": "12",
+    "correct": True,
+    "meta": {"confidence_threshold": 2.0, "reward_error": "unreachable", "note": "kept"},
+}
+
+
+def test_a_run_written_with_meta_bags_loads_resumes_reports_and_writes_back_the_same_lines(
+    tmp_path, tiny_trace
+):
+    run = new_run(tmp_path / "old", tiny_trace)
+    info = json.loads((run.path / "config.json").read_text())
+    info["config"]["strategy"]["stop_rules"] = "4/4,sprt"  # a spec, as config.json held them
+    (run.path / "config.json").write_text(json.dumps(info))
+    assert RunDir.open(run.path).info.config.strategy.stop_rules == [AgreeRule(4, 4), SprtRule()]
+    run.samples_path.write_text("".join(json.dumps(r) + "\n" for r in (OLD_SAMPLE, OLD_FAILED_SAMPLE)))
+    run.problems_path.write_text(json.dumps(OLD_PROBLEM) + "\n")
+    assert RunDir.open(run.path).prepare_resume() == {(0, "t1")}
+    [record] = RunDir.open(run.path).records()
+    result = record.result
+    assert (result.confidence_threshold, result.reward_error, result.meta) == (
+        2.0,
+        "unreachable",
+        {"note": "kept"},
+    )
+    sample, failed = result.samples
+    assert sample.forced is True and sample.max_tokens == 64 and sample.reward == 1.5
+    assert (
+        sample.confidence == {"tokens": 64, "mean": 3.0, "lowest_group": 2.5} and sample.mean_entropy == 0.4
+    )
+    assert sample.logprobs == [[-0.1, -2.0]] and sample.meta == {"correct": True}
+    assert failed.error == "EngineError: server down" and failed.forced is False
+    assert [sample_record(0, s) for s in result.samples] == [OLD_SAMPLE, OLD_FAILED_SAMPLE]
+    assert problem_record(0, 0, result) == OLD_PROBLEM
+    report = CliRunner().invoke(app, ["report", str(run.path), "--out", str(tmp_path / "report")])
+    assert report.exit_code == 0, report.output
+    assert (tmp_path / "report" / "report.md").is_file()
 
 
 def test_an_unfinished_timed_repeat_is_dropped_whole(tmp_path, tiny_trace):

@@ -4,7 +4,7 @@ scripted text, streamed a few characters at a time (a test double for pure logic
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 from aimo.engines.base import Chunk, GenerationRequest
 
@@ -23,7 +23,7 @@ class ScriptedEngine:
         self.closed_early = 0
         self._counts: dict[int, int] = {}
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         self.calls.append(request)
         index = int(request.meta.get("sample_index", 0))
         call = self._counts.get(index, 0)

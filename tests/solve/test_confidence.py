@@ -82,8 +82,8 @@ def test_gate_rejects_bad_settings() -> None:
         ConfidenceGate(keep=0)
 
 
-def _sample(answer: str, index: int, **meta: object) -> Sample:
-    return Sample("p", index, "cot", answer=answer, meta=dict(meta))
+def _sample(answer: str, index: int, **fields: object) -> Sample:
+    return Sample("p", index, "cot", answer=answer, **fields)  # type: ignore[arg-type]
 
 
 def _conf(lowest: float, tail_entropy: float = 0.5) -> dict[str, float]:

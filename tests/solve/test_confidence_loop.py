@@ -43,9 +43,9 @@ def _solve(strategy: StrategyConfig, traces=TRACES, output=None):  # type: ignor
 def test_samples_record_confidence_summaries_when_logprobs_are_on():
     result = _solve(StrategyConfig(samples=4, logprobs=True, greedy_first=False, confidence_window=8))
     by_index = {s.index: s for s in result.samples}
-    assert by_index[0].meta["confidence"]["lowest_group"] > 4 > by_index[2].meta["confidence"]["lowest_group"]
-    assert "logprobs" not in by_index[0].meta  # the series only with --record-logprobs
-    assert _solve(StrategyConfig(samples=1)).samples[0].meta.get("confidence") is None
+    assert by_index[0].confidence["lowest_group"] > 4 > by_index[2].confidence["lowest_group"]
+    assert by_index[0].logprobs is None  # the series only with --record-logprobs
+    assert _solve(StrategyConfig(samples=1)).samples[0].confidence is None
 
 
 def test_online_gate_stops_the_unsure_sample_after_the_warmup_and_it_does_not_vote():
@@ -62,7 +62,7 @@ def test_online_gate_stops_the_unsure_sample_after_the_warmup_and_it_does_not_vo
     unsure = next(s for s in result.samples if s.index == 2)
     assert unsure.finish_reason == "low_confidence" and unsure.answer is None
     assert unsure.completion_tokens < TOKENS
-    assert result.votes == {"42": 3.0} and result.meta["confidence_threshold"] > 4
+    assert result.votes == {"42": 3.0} and (result.confidence_threshold or 0) > 4
     off = _solve(strategy.model_copy(update={"confidence_warmup": 0}))
     assert off.votes == {"42": 3.0, "41": 1.0}
 
@@ -71,11 +71,11 @@ def test_recorded_logprobs_replay_with_the_same_confidences(tmp_path):
     strategy = StrategyConfig(samples=4, record_logprobs=True, greedy_first=False, confidence_window=8)
     path = tmp_path / "run.jsonl"
     first = _solve(strategy, output=RecordWriter(path))
-    assert len(first.samples[0].meta["logprobs"]) == TOKENS
+    assert len(first.samples[0].logprobs or []) == TOKENS
     replayed = load_traces(path)
     again = _solve(strategy.model_copy(update={"record_logprobs": False, "logprobs": True}), traces=replayed)
-    summary = {s.index: s.meta["confidence"] for s in first.samples}
-    assert {s.index: s.meta["confidence"] for s in again.samples} == summary
+    summary = {s.index: s.confidence for s in first.samples}
+    assert {s.index: s.confidence for s in again.samples} == summary
 
 
 def test_a_bounded_pool_runs_no_more_samples_at_once_than_asked():

@@ -14,6 +14,7 @@ from aimo.solve.budget import ProblemBudget
 from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.problem import ProblemSolver
 from aimo.solve.sample import FORCE_CUE, SampleRunner
+from aimo.solve.stopping import AgreeRule
 from aimo.solve.types import Sample
 
 PROBLEM = Problem(id="p1", text="What is 6 times 7?", answer="42")
@@ -33,6 +34,7 @@ def test_majority_of_boxed_answers_with_tally():
     assert result.stop_reason == "all_finished"
     assert sorted(s.index for s in result.samples) == [0, 1, 2, 3]
     assert all(s.completion_tokens > 0 and s.finish_reason == "boxed" for s in result.samples)
+    assert all(s.max_tokens == 200 for s in result.samples)  # the cap each was launched with
     # Each sample asked with its own seed (base + index).
     assert sorted(r.seed for r in engine.calls) == [5, 6, 7, 8]
 
@@ -53,7 +55,7 @@ def test_token_cap_without_answer_forces_one():
     result = solve(engine, StrategyConfig(samples=1), max_tokens=10)
     sample = result.samples[0]
     assert sample.answer == "42"
-    assert sample.meta.get("forced") is True
+    assert sample.forced is True
     forced_request = engine.calls[1]
     assert forced_request.assistant_prefix.endswith(FORCE_CUE) and forced_request.temperature == 0.0
     assert sample.text.endswith(FORCE_CUE + "42}")
@@ -73,7 +75,7 @@ def test_a_forced_answer_that_is_not_an_answer_in_the_mode_is_no_answer(forced: 
     engine = ScriptedEngine(lambda i, call, req: "thinking " * 100 if call == 0 else forced)
     result = solve(engine, StrategyConfig(samples=1, answer_mode=mode), max_tokens=10)
     sample = result.samples[0]
-    assert sample.meta.get("forced") is True and sample.answer is None and result.votes == {}
+    assert sample.forced is True and sample.answer is None and result.votes == {}
     assert FORCE_CUE in sample.text and not sample.text.endswith("}")
 
 
@@ -95,7 +97,7 @@ def test_stop_rule_cancels_the_remaining_samples_on_the_engine():
         return "\\boxed{42}" if i < 3 else "slow " * 2000 + "\\boxed{7}"
 
     engine = ScriptedEngine(script, delay=0.001)
-    result = solve(engine, StrategyConfig(samples=8, stop_rules="3/3"), max_tokens=5000)
+    result = solve(engine, StrategyConfig(samples=8, stop_rules=[AgreeRule(3, 3)]), max_tokens=5000)
     assert result.stop_reason == "3/3"
     assert result.answer == "42"
     cancelled = [s for s in result.samples if s.finish_reason == "cancelled"]
@@ -116,7 +118,7 @@ def test_deadline_cancels_and_forces_answers():
     result = solve(engine, strategy, budget=budget, max_tokens=100_000)
     assert result.seconds < 5
     assert result.answer == "13"
-    assert all(s.meta.get("forced") for s in result.samples)
+    assert all(s.forced for s in result.samples)
 
 
 def test_a_problem_whose_samples_all_fail_answers_nothing_and_says_why():
@@ -129,8 +131,8 @@ def test_a_problem_whose_samples_all_fail_answers_nothing_and_says_why():
 
     result = solve(Broken(lambda *a: ""), StrategyConfig(samples=2))
     assert result.answer is None and result.stop_reason == "error"
-    assert "server down" in result.meta["error"]
-    assert all(s.finish_reason == "error" and "server down" in s.meta["error"] for s in result.samples)
+    assert "server down" in str(result.error)
+    assert all(s.finish_reason == "error" and "server down" in str(s.error) for s in result.samples)
 
 
 def test_a_sample_failing_with_any_exception_loses_only_that_sample():
@@ -144,7 +146,7 @@ def test_a_sample_failing_with_any_exception_loses_only_that_sample():
     result = solve(FlakySession(lambda *a: "\\boxed{42}"), StrategyConfig(samples=3))
     assert result.answer == "42" and result.votes == {"42": 2.0}
     [failed] = [s for s in result.samples if s.finish_reason == "error"]
-    assert failed.index == 1 and "RuntimeError: sandbox session failed" in failed.meta["error"]
+    assert failed.index == 1 and "RuntimeError: sandbox session failed" in str(failed.error)
 
 
 def test_a_run_goes_on_after_a_failed_problem_and_stops_when_the_engine_is_gone(tmp_path):
@@ -188,7 +190,7 @@ def test_thinking_that_ends_without_a_box_is_forced_to_answer():
     engine = ScriptedEngine(script)
     result = solve(engine, StrategyConfig(samples=1, stop_at_think_end=True))
     sample = result.samples[0]
-    assert sample.answer == "42" and sample.meta.get("forced") is True
+    assert sample.answer == "42" and sample.forced is True
     cue = engine.calls[1].assistant_prefix
     assert cue.count("</think>") == 1  # the thinking was closed already: not closed twice
 
@@ -226,7 +228,7 @@ def test_a_stream_that_ends_without_a_finish_reason_is_an_error_not_an_answer():
 
     result = solve(Truncated(lambda *a: ""), StrategyConfig(samples=1))
     [sample] = result.samples
-    assert sample.finish_reason == "error" and "without a finish reason" in sample.meta["error"]
+    assert sample.finish_reason == "error" and "without a finish reason" in str(sample.error)
     assert sample.text == "The answer is \\bo"  # what came is kept
 
 

@@ -4,7 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aimo.config import ConfigError, RunConfig
 from aimo.engines.traces import load_traces
+from aimo.solve.config import StrategyConfig
 from aimo.solve.stopping import AgreeRule, SprtRule, UnbeatableRule, check_stop, parse_stop_rules
 from aimo.solve.voting import majority
 
@@ -170,3 +172,40 @@ def test_unbeatable_counts_votes_the_way_the_weighted_vote_does():
     # Weighted: 1.5 vs 1.0, and two more votes for 123 would make it 3.0: not settled.
     assert rule.check(answers, 6, weights, max_sample_weight(config)) is None
     assert check_stop([rule], answers, 6, weights, max_sample_weight(config)) is None
+
+
+def test_strategy_config_holds_rule_objects_from_a_spec_a_toml_table_or_an_old_run_record(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[strategy]\nstop_rules = "4/4, 4/5; sprt:p1=0.7,alpha=0.01"\n')
+    rules = [AgreeRule(4, 4), AgreeRule(4, 5), SprtRule(p1=0.7, alpha=0.01)]
+    assert RunConfig.load(spec).strategy.stop_rules == rules
+    tables = tmp_path / "tables.toml"
+    tables.write_text(
+        '[[strategy.stop_rules]]\nkind = "agree"\nk = 4\nn = 5\n'
+        '[[strategy.stop_rules]]\nkind = "unbeatable"\n'
+        '[[strategy.stop_rules]]\nkind = "sprt"\nfutility = false\n'
+    )
+    strategy = RunConfig.load(tables).strategy
+    assert strategy.stop_rules == [AgreeRule(4, 5), UnbeatableRule(), SprtRule(futility=False)]
+    assert strategy.stop_spec == "4/5,unbeatable,sprt:futility=false"
+    # A run's config.json: new runs write the objects, old ones the spec; both read back.
+    assert StrategyConfig.model_validate(strategy.model_dump()) == strategy
+    assert StrategyConfig.model_validate({"stop_rules": strategy.stop_spec}) == strategy
+    assert StrategyConfig(stop_rules="none").stop_rules == [] == StrategyConfig().stop_rules
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('stop_rules = "4/x"', "cannot read '4/x'"),
+        ('stop_rules = "5/4"', "need 1 <= k <= n"),
+        ('[[strategy.stop_rules]]\nkind = "majority"', "does not match any of the expected tags"),
+        ('[[strategy.stop_rules]]\nkind = "agree"\nk = 1\nn = 2\nm = 3', "strategy.stop_rules.0.agree.m"),
+    ],
+)
+def test_a_bad_stop_rule_in_a_config_file_is_a_one_line_error(tmp_path, toml, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(toml if toml.startswith("[[") else f"[strategy]\n{toml}\n")
+    with pytest.raises(ConfigError, match=r"strategy\.stop_rules") as error:
+        RunConfig.load(path)
+    assert message in str(error.value) and "\n" not in str(error.value)

@@ -11,6 +11,7 @@ from aimo.sandbox import Sandbox, SandboxConfig
 from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.problem import ProblemSolver
 from aimo.solve.sample import SampleRunner
+from aimo.solve.stopping import AgreeRule
 from aimo.solve.types import Sample
 
 PROBLEM = Problem(id="p", text="What is 2^10 mod 1000?", answer="24")
@@ -100,7 +101,7 @@ def test_cancelled_tir_samples_release_their_sessions():
 
     async def go():
         engine = ScriptedEngine(script)
-        strategy = StrategyConfig(strategy="tir", samples=3, stop_rules="1/1", code_timeout_s=60)
+        strategy = StrategyConfig(strategy="tir", samples=3, stop_rules=[AgreeRule(1, 1)], code_timeout_s=60)
         async with Sandbox(SandboxConfig()) as sandbox:
             runner = SampleRunner(
                 engine, strategy, SamplingConfig(max_tokens=400), open_session=sandbox.session
@@ -145,5 +146,5 @@ def test_a_sample_cut_by_its_token_cap_right_after_a_code_round_is_forced():
     )[0]
     sample = sample_of(result)
     assert sample.code_runs and sample.code_runs[0].output == "42"
-    assert sample.finish_reason == "length" and sample.meta.get("forced") is True
+    assert sample.finish_reason == "length" and sample.forced is True
     assert sample.answer == "42"

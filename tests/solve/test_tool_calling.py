@@ -37,7 +37,7 @@ def test_python_tool_calls_run_in_the_sandbox_and_results_go_back_as_tool_messag
 
     async def go(url: str):
         engine = OpenAIEngine([url])
-        strategy = StrategyConfig(strategy="tir", samples=1, code_via="tools")
+        strategy = StrategyConfig(strategy="tir", samples=1, code_via="tools", code_rounds=1)
         try:
             async with Sandbox(SandboxConfig()) as sandbox:
                 runner = SampleRunner(
@@ -57,6 +57,7 @@ def test_python_tool_calls_run_in_the_sandbox_and_results_go_back_as_tool_messag
     assert sample.code_runs[0].output == "24"
     first, second = server.requests
     assert first["tools"][0]["function"]["name"] == "python"
+    assert not second.get("tools")  # its one code round is used: the tool is no longer offered
     assistant, tool = second["messages"][-2:]
     assert assistant["role"] == "assistant" and assistant["tool_calls"][0]["id"] == "call_1"
     assert json.loads(assistant["tool_calls"][0]["function"]["arguments"]) == {"code": CODE}

@@ -63,15 +63,15 @@ def test_code_verified_weight() -> None:
 
 def test_entropy_weight_and_missing_entropy_is_neutral() -> None:
     samples = [
-        make("1", meta={"mean_entropy": 1.0}),
-        make("1", meta={"mean_entropy": 2.0}),
-        make("2", meta={"mean_entropy": 0.1}),  # confident: 1 / max(0.1, 0.3)
+        make("1", mean_entropy=1.0),
+        make("1", mean_entropy=2.0),
+        make("2", mean_entropy=0.1),  # confident: 1 / max(0.1, 0.3)
     ]
     config = VoteConfig(entropy=True)
     assert sample_weights(samples, config=config) == pytest.approx([1.0, 0.5, 1 / 0.3])
     assert winner(tally(samples, config=config)) == "2"
     # A sample without entropy gets the mean weight of the others.
-    mixed = [make("1", meta={"mean_entropy": 1.0}), make("2", meta={"mean_entropy": 0.5}), make("3")]
+    mixed = [make("1", mean_entropy=1.0), make("2", mean_entropy=0.5), make("3")]
     assert sample_weights(mixed, config=config)[2] == pytest.approx((1.0 + 2.0) / 2)
     assert sample_weights([make("3")], config=config) == [1.0]
 

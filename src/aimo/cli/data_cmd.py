@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from aimo.cli.grade_cmd import ModeChoice
+from aimo.cli.options import stop_rules_option
 from aimo.data.build import Output, build_rows, resolve_preset
 from aimo.data.formats import dataset_info, write_jsonl
 from aimo.data.graded import load_many, with_texts
@@ -229,6 +230,7 @@ def scheduler_compare(
         problems = with_texts(problems, load_problems(texts))
     fit = fit_scheduler(problems)
     budget = BudgetConfig(total_s=1.0, reserve_s=10.0, fallback_s=1.0)
-    setup = CompetitionSetup(budget, runs=runs, samples=samples, stop=stop, tokens_per_s=tokens_per_s)
+    rules = stop_rules_option("--stop", stop)
+    setup = CompetitionSetup(budget, runs=runs, samples=samples, stop=rules, tokens_per_s=tokens_per_s)
     rows = compare_allocation(as_traces(problems), fit, setup, per_problem or [30.0, 60.0, 90.0])
     typer.echo(format_allocation(rows, fit))

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from aimo.config import ConfigError, RunConfig
 from aimo.engines.config import EngineConfig
 from aimo.solve.config import BudgetConfig, SamplingConfig, StrategyConfig
-from aimo.solve.stopping import parse_stop_rules
+from aimo.solve.stopping import StopRule, parse_stop_rules
 
 R = TypeVar("R")
 
@@ -141,11 +141,7 @@ def build_config(
         engine_values["base_urls"] = [u.strip() for u in model.split(",") if u.strip()]
     else:
         engine_values["model"] = model
-    if stop_rules is not None:
-        try:
-            parse_stop_rules(stop_rules)
-        except ValueError as exc:
-            raise ConfigError(f"--stop-rules: {exc}") from None
+    rules = None if stop_rules is None else stop_rules_option("--stop-rules", stop_rules)
     return RunConfig.load(config).override(
         engine=engine_values,
         sampling={"max_tokens": max_tokens, "temperature": temperature, "seed": seed},
@@ -153,12 +149,20 @@ def build_config(
             "samples": samples,
             "strategy": strategy,
             "code_rounds": code_rounds,
-            "stop_rules": stop_rules,
+            "stop_rules": rules,
             "vote": parse_vote(vote) if vote is not None else None,
             "record_logprobs": record_logprobs or None,
         },
         budget={"total_s": time_budget, "throughput": str(throughput) if throughput else None},
     )
+
+
+def stop_rules_option(flag: str, spec: str) -> list[StopRule]:
+    """A flag's stop rules spec as rules; a clear error naming the flag when it cannot be read."""
+    try:
+        return parse_stop_rules(spec)
+    except ValueError as exc:
+        raise ConfigError(f"{flag}: {exc}") from None
 
 
 def _json_object(flag: str, text: str | None) -> dict[str, object] | None:

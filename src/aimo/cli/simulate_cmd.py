@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from aimo.cli.options import parse_vote
+from aimo.cli.options import parse_vote, stop_rules_option
 from aimo.engines.traces import load_traces
 from aimo.solve.arrival import OnlineConfidence
 from aimo.solve.config import BudgetConfig
@@ -106,7 +106,11 @@ def budget(
     for seconds in per_problem or [30.0, 60.0, 90.0]:
         config = BudgetConfig(total_s=seconds * len(problems), reserve_s=10.0, fallback_s=1.0)
         setup = CompetitionSetup(
-            budget=config, runs=runs, samples=samples, stop=stop, tokens_per_s=tokens_per_s
+            budget=config,
+            runs=runs,
+            samples=samples,
+            stop=stop_rules_option("--stop", stop),
+            tokens_per_s=tokens_per_s,
         )
         rows.append((seconds, simulate_competition(problems, setup)))
     out.print(format_competition_table(rows), highlight=False)

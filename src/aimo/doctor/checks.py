@@ -122,7 +122,7 @@ async def check_sandbox(config: SandboxConfig, needed: bool) -> Verdict:
 
 async def check_answer(engine: Engine, config: RunConfig) -> Verdict:
     """The solve path (the chosen strategy) boxes 5 for "What is 2+3?" in at least one of a few samples."""
-    strategy = config.strategy.model_copy(update={"samples": ANSWER_SAMPLES, "stop_rules": ""})
+    strategy = config.strategy.model_copy(update={"samples": ANSWER_SAMPLES, "stop_rules": []})
     sampling = SamplingConfig(
         max_tokens=min(config.sampling.max_tokens, ANSWER_MAX_TOKENS), temperature=0.0, seed=0
     )

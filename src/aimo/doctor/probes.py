@@ -6,8 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from aimo.engines.base import Message
-from aimo.solve.scan import THINK_END, THINK_START
+from aimo.engines.base import THINK_END, THINK_START, Message
 
 Status = Literal["pass", "fail", "warn", "skip"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -102,9 +102,12 @@ class Engine(Protocol):
     """What every engine provides. Cancelling the consumer of `stream()` (or closing the async
     iterator) must stop the generation on the engine side."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The engine's name in messages and records."""
+        ...
 
-    def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    def stream(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         """Generate text for `request`, yielding text deltas; the last chunk carries the finish reason."""
         ...
 

@@ -7,11 +7,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from aimo.engines.base import Engine, EngineError
-from aimo.engines.config import EngineConfig
+from aimo.engines.config import EngineConfig, EngineName
 from aimo.models import Progress, ResolvedModel, resolve_model
 
 
-def pick_engine(config: EngineConfig, model: ResolvedModel | None) -> str:
+def pick_engine(config: EngineConfig, model: ResolvedModel | None) -> EngineName:
     """`auto`: a URL or base URLs → openai; a GGUF file → llamacpp; an HF model → vllm."""
     if config.engine != "auto":
         return config.engine

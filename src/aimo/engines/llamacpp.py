@@ -18,7 +18,7 @@ import os
 import queue
 import random
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,7 +152,7 @@ class LlamaCppEngine:
         """Number of tokens of `text` as this model tokenizes a prompt."""
         return len(self._tokenize(text))
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         """Queue the request for the batched decoder and yield its text deltas as they come."""
         if self._closed:
             raise EngineError("llamacpp engine is closed")

@@ -21,7 +21,7 @@ import asyncio
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, Literal
 
@@ -32,6 +32,7 @@ from aimo.engines.base import (
     THINK_START,
     Chunk,
     EngineError,
+    FinishReason,
     GenerationRequest,
     ToolCall,
     ends_inside_thinking,
@@ -42,7 +43,7 @@ from aimo.engines.template import ChatTemplate, load_chat_template
 log = logging.getLogger(__name__)
 
 _RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
-_FINISH_REASONS = {
+_FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
     "eos": "stop",
@@ -165,7 +166,7 @@ class OpenAIEngine:
                 log.warning("openai engine: endpoint %s answers again; taken back into the rotation", url)
                 return
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         """Stream one request; retry before the first token, fail loudly after it."""
         failures: list[str] = []
         for attempt in range(self.connect_retries + 1):
@@ -246,7 +247,7 @@ class OpenAIEngine:
             body["reasoning_effort"] = self.reasoning_effort  # gpt-oss on vLLM / SGLang
         return "chat/completions", body | self.extra_body
 
-    async def _stream_once(self, url: str, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    async def _stream_once(self, url: str, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         path, body = self.request_body(request, await self.model_name(url))
         self.requests_sent[url] += 1
         harmony = (
@@ -355,7 +356,7 @@ class _EventReader:
             chunks.append(Chunk(text=self.think.close()))  # the model ended its turn inside the thinking
         chunks.append(
             Chunk(
-                finish_reason=_FINISH_REASONS.get(self.finish, "stop"),  # type: ignore[arg-type]
+                finish_reason=_FINISH_REASONS.get(self.finish, "stop"),
                 prompt_tokens=self.usage.get("prompt_tokens"),
                 completion_tokens=self.usage.get("completion_tokens", self.counted),
                 tool_calls=[

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,7 +171,7 @@ class ReplayEngine:
         curve = ThroughputCurve.from_bench(config.replay_throughput) if config.replay_throughput else None
         return cls.from_file(config.traces, tokens_per_s=config.replay_tokens_per_s, throughput=curve)
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         """Play the selected recording back as text deltas; the last chunk has the finish reason."""
         if self._closed:
             raise EngineError("replay: engine is closed")
@@ -212,7 +212,7 @@ class ReplayEngine:
 
     async def _play(
         self, playback: _Playback, prompt_tokens: int, series: Sequence[list[float]] = ()
-    ) -> AsyncIterator[Chunk]:
+    ) -> AsyncGenerator[Chunk, None]:
         """Emit the playback in chunks; `series` (recorded per-token logprobs) goes with its tokens
         when the request asked for logprobs."""
         started = time.monotonic()

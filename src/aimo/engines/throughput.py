@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +109,7 @@ class ThroughputMeter:
         # Engine extras (render_prompt, count_tokens, stats) stay reachable through the wrapper.
         return getattr(self.engine, attribute)
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         self._tick()
         self._open += 1
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
@@ -103,7 +103,7 @@ class VLLMEngine:
         add_special = request.prompt is not None and not (bos and text.startswith(bos))
         return list(self._tokenizer.encode(text, add_special_tokens=add_special))
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         """Submit the request to vLLM and yield its text deltas; closing the stream aborts it."""
         if self._closed:
             raise EngineError("vllm engine is closed")

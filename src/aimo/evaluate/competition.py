@@ -22,6 +22,7 @@ from aimo.evaluate.metrics import Spread, spread
 from aimo.evaluate.rundir import EvalRecord
 from aimo.solve.config import BudgetConfig
 from aimo.solve.simulate import CompetitionSetup, simulate_competition
+from aimo.solve.stopping import StopRule
 
 ESTIMATE_RUNS = 300
 
@@ -109,7 +110,7 @@ def offline_estimate(
     budget: BudgetConfig,
     *,
     samples: int,
-    stop_rules: str,
+    stop_rules: Sequence[StopRule],
     tokens_per_s: float,
     grade: Callable[[str | None, str | None], bool],
     runs: int = ESTIMATE_RUNS,

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from aimo.answers import GradeMode, grade
 from aimo.evaluate.metrics import ProblemView, SampleView
 from aimo.evaluate.rundir import EvalRecord
-from aimo.solve.types import Sample
+from aimo.solve.types import Sample, SampleEnd
 from aimo.solve.voting import normalize_key
 
-UNFINISHED = ("cancelled", "error")
+UNFINISHED: tuple[SampleEnd, ...] = ("cancelled", "error")
 
 
 class Grader:

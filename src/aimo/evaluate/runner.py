@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Iterator, Sequence
 
 from aimo.engines.base import Chunk, Engine, GenerationRequest
 from aimo.engines.replay import ReplayEngine
@@ -50,7 +50,7 @@ class ResampledReplay:
         self.seed = seed
         self._perms: dict[str, list[int]] = {}
 
-    def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    def stream(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         problem_id, index = request.meta.get("problem_id"), request.meta.get("sample_index")
         recorded = self.engine.problems.get(str(problem_id))
         if recorded is None or index is None or not 0 <= int(index) < len(recorded.samples):

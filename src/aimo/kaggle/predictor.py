@@ -84,9 +84,7 @@ class Predictor:
         except Exception as exc:  # the submission must go on: this problem gets the fallback answer
             message = f"{type(exc).__name__}: {exc}"
             print(f"aimo: problem {problem.id}: {message}", file=sys.stderr)
-            return ProblemResult(
-                problem.id, None, {}, [], "error", self.clock() - started, meta={"error": message}
-            )
+            return ProblemResult(problem.id, None, {}, [], "error", self.clock() - started, error=message)
 
     def __call__(self, id_: Any, problem: Any, *rest: Any) -> pl.DataFrame:
         """The competition's predict: one-row `id_` and `problem` columns in, a one-row (id, answer) out."""

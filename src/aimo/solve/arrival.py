@@ -23,7 +23,7 @@ from aimo.engines.replay import CHARS_PER_TOKEN
 from aimo.engines.traces import TraceProblem, TraceSample
 from aimo.solve.confidence import DEFAULT_WINDOW, ConfidenceGate, first_below, summarize
 from aimo.solve.stopping import StopRule, check_stop
-from aimo.solve.types import Sample
+from aimo.solve.types import Sample, sample_fields_from_meta
 from aimo.solve.voting import VoteConfig, max_sample_weight, sample_weights, tally, winner
 
 
@@ -62,7 +62,7 @@ def as_sample(
         text=recorded.text or "",
         answer=recorded.answer,
         completion_tokens=recorded.completion_tokens or _estimated_tokens(recorded),
-        meta=meta,
+        **sample_fields_from_meta(meta),
     )
 
 
@@ -130,7 +130,7 @@ def replay_problem(
 def _end(sample: Sample, start: int, gate: ConfidenceGate | None, known_at: int) -> tuple[int, bool]:
     """When a sample started at `start` ends, and whether the gate cuts it (threshold known at `known_at`)."""
     natural = start + sample.completion_tokens
-    series = sample.meta.get("logprobs")
+    series = sample.logprobs
     if gate is None or gate.threshold is None or not series:
         return natural, False
     at = first_below(series, gate.threshold, gate.window, after=max(0, known_at - start))
@@ -140,7 +140,7 @@ def _end(sample: Sample, start: int, gate: ConfidenceGate | None, known_at: int)
 
 
 def _lowest(sample: Sample) -> float | None:
-    summary = sample.meta.get("confidence")
+    summary = sample.confidence
     return None if not summary else float(summary["lowest_group"])
 
 

@@ -13,7 +13,7 @@ Over a trace:
 
 `ConfidenceMeter` is fed each chunk's logprobs as they stream and keeps all of this in O(1) per token
 (plus one float per token for `bottom10` and the tail). Its `summary()` is what a sample records in
-`Sample.meta["confidence"]`; `series()` is the per-token record `--record-logprobs` keeps so a run
+`Sample.confidence`; `series()` is the per-token record `--record-logprobs` keeps so a run
 replays with its confidences.
 """
 
@@ -212,12 +212,12 @@ class ConfidenceGate:
 
 
 def record_confidence(sample: Sample, meter: ConfidenceMeter) -> None:
-    """Store a finished sample's confidence in its meta: the summary (`confidence`), the mean entropy
+    """Store a finished sample's confidence: the summary (`confidence`), the mean entropy
     (`mean_entropy`, what `VoteConfig.entropy` reads) and, when kept, the per-token series (`logprobs`)."""
     summary = meter.summary()
     if summary is None:
         return
-    sample.meta["confidence"] = summary.to_record()
-    sample.meta["mean_entropy"] = summary.mean_entropy
+    sample.confidence = summary.to_record()
+    sample.mean_entropy = summary.mean_entropy
     if meter.series is not None:
-        sample.meta["logprobs"] = meter.series
+        sample.logprobs = meter.series

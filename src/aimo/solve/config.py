@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from aimo.answers import GradeMode
 from aimo.engines.sampling import SamplingConfig
+from aimo.solve.stopping import StopRuleConfig, format_stop_rules, stop_rules_from_spec
 from aimo.solve.voting import VoteConfig
 
 __all__ = ["BudgetConfig", "SamplingConfig", "StrategyConfig"]
@@ -56,13 +57,21 @@ class StrategyConfig(BaseModel):
     # below it (0: off). Needs logprobs.
     confidence_warmup: int = Field(0, ge=0)
     confidence_keep: float = Field(90.0, gt=0, le=100)
-    # Question-level stopping, e.g. "4/4,4/5,5/7,6/9", "unbeatable", "sprt" (see aimo.solve.stopping).
-    stop_rules: str = ""
+    # Question-level stopping (aimo.solve.stopping): rule objects; a config file or the command line
+    # may write them as a spec, e.g. "4/4,4/5,5/7,6/9", "unbeatable", "sprt:p1=0.7".
+    stop_rules: list[StopRuleConfig] = Field(default_factory=list)
     # Most samples of one problem running at once (None: all); a new one starts when one ends. Answers
     # of a bounded pool arrive closer to sampling order, so stop rules hold better (`aimo simulate
     # stopping --width`). Used when the time planner is off; with it, the planner decides.
     in_flight: int | None = Field(None, ge=1)
     vote: VoteConfig = Field(default_factory=VoteConfig)
+
+    _spec_stop_rules = field_validator("stop_rules", mode="before")(stop_rules_from_spec)
+
+    @property
+    def stop_spec(self) -> str:
+        """The stop rules as a spec ("" when none)."""
+        return format_stop_rules(self.stop_rules)
 
     @model_validator(mode="after")
     def _weighted_votes_need_logprobs(self) -> StrategyConfig:

@@ -179,6 +179,7 @@ async def prepare_planner(
     budget, strategy = settings.budget, settings.strategy
     key = measurements.engine_key(engine)
     cached_curve, cached_tokens = measurements.load(key)
+    prior: ThroughputCurve | None
     if budget.throughput:
         prior = ThroughputCurve.from_bench(budget.throughput)
     else:

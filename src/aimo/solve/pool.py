@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aimo.answers import grade
+from aimo.answers import GradeMode, grade
 from aimo.engines.base import Engine, EngineError
 from aimo.problems import Problem
 from aimo.solve.config import SamplingConfig, StrategyConfig
@@ -89,7 +89,7 @@ JobSampleCallback = Callable[[Job, Sample], None]
 JobResultCallback = Callable[[Job, ProblemResult], None]
 
 
-async def grade_result(result: ProblemResult, problem: Problem, mode: str) -> None:
+async def grade_result(result: ProblemResult, problem: Problem, mode: GradeMode) -> None:
     """Set `result.correct` against the problem's gold answer (when it has one)."""
     if problem.answer is not None and result.answer is not None:
         # Math-mode grading can take seconds (sympy): keep it off the event loop.
@@ -109,9 +109,9 @@ class FailureStreak:
         self.in_a_row = self.in_a_row + 1 if result.stop_reason == "error" else 0
         if self.in_a_row >= MAX_FAILED_IN_A_ROW or self.in_a_row == self.total:
             raise EngineError(
-                result.meta["error"]
+                result.error
                 if self.in_a_row == 1
-                else f"{self.in_a_row} problems in a row failed in every sample; last: {result.meta['error']}"
+                else f"{self.in_a_row} problems in a row failed in every sample; last: {result.error}"
             )
 
 

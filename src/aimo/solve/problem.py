@@ -16,8 +16,8 @@ from aimo.solve.planner import Planner, Start
 from aimo.solve.prompts import prompt_kinds
 from aimo.solve.reward import RewardScorer
 from aimo.solve.sample import SampleRunner
-from aimo.solve.stopping import StopRule, check_stop, parse_stop_rules
-from aimo.solve.types import ProblemResult, Sample
+from aimo.solve.stopping import StopRule, check_stop
+from aimo.solve.types import ProblemResult, Sample, SampleEnd, StopReason
 from aimo.solve.voting import (
     VoteConfig,
     confidence_measure,
@@ -30,7 +30,7 @@ from aimo.solve.voting import (
 
 SampleCallback = Callable[[Sample], None]
 # Answers that count as "the sample reached an answer by itself" for the planner's token model.
-_NATURAL_ENDS = ("boxed", "stop", "think", "code_answer")
+_NATURAL_ENDS: tuple[SampleEnd, ...] = ("boxed", "stop", "think", "code_answer")
 
 
 class ProblemSolver:
@@ -53,9 +53,7 @@ class ProblemSolver:
         self.runner = runner
         self.strategy = strategy
         self.vote = vote or strategy.vote
-        self.stop_rules = (
-            list(stop_rules) if stop_rules is not None else parse_stop_rules(strategy.stop_rules)
-        )
+        self.stop_rules: list[StopRule] = list(stop_rules if stop_rules is not None else strategy.stop_rules)
         self.clock = clock
         self.planner = planner
         self.settled_lead = settled_lead
@@ -84,7 +82,7 @@ class ProblemSolver:
                 if len(samples) >= n:
                     return
                 sample = Sample(problem_id=problem.id, index=len(samples), prompt_kind=kinds[len(samples)])
-                sample.meta["max_tokens"] = plan.max_tokens
+                sample.max_tokens = plan.max_tokens
                 samples.append(sample)
                 fill = self.runner.fill(
                     problem, sample, sample_deadline, max_tokens=plan.max_tokens, gate=gate
@@ -97,7 +95,7 @@ class ProblemSolver:
         else:
             launch(Start(min(n, self.strategy.in_flight or n), self.runner.sampling.max_tokens))
         finished: list[Sample] = []
-        stop_reason = "all_finished"
+        stop_reason: StopReason = "all_finished"
         pending = set(tasks)
         try:
             while pending:
@@ -110,7 +108,7 @@ class ProblemSolver:
                     if (exc := task.exception()) is not None:
                         # One failing sample (engine, sandbox, anything) loses that sample, not the run.
                         sample.finish_reason = "error"
-                        sample.meta["error"] = f"{type(exc).__name__}: {exc}"
+                        sample.error = f"{type(exc).__name__}: {exc}"
                     elif (
                         planner is not None
                         and sample.answer is not None
@@ -160,7 +158,7 @@ class ProblemSolver:
         for task in pending:
             tasks[task].finish_reason = "cancelled"
         votes = tally(finished, problem.text, self.vote)
-        errors = [s.meta["error"] for s in finished if s.finish_reason == "error"]
+        errors = [s.error for s in finished if s.finish_reason == "error"]
         if errors and len(errors) == len(samples):
             stop_reason = "error"
         result = ProblemResult(
@@ -173,11 +171,11 @@ class ProblemSolver:
             gold=problem.answer,
         )
         if stop_reason == "error":
-            result.meta["error"] = errors[0]
-        if gate is not None and gate.threshold is not None:
-            result.meta["confidence_threshold"] = gate.threshold
+            result.error = errors[0]
+        if gate is not None:
+            result.confidence_threshold = gate.threshold
         if scorer is not None and scorer.error:
-            result.meta["reward_error"] = scorer.error
+            result.reward_error = scorer.error
         return result
 
     def _confidence_gate(self) -> ConfidenceGate | None:

@@ -4,7 +4,7 @@
 `*ForSequenceClassification` checkpoint) answers `POST /pooling` with, per input, either one score or
 one score (vector) per token; the sample's reward is the last token's first value, as reward models
 score the end of the response. The chat sent is the problem as the user turn and the sample's text
-as the assistant turn. Scores land in `Sample.meta["reward"]`, where `VoteConfig.reward` reads them.
+as the assistant turn. Scores land in `Sample.reward`, where `VoteConfig.reward` reads them.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class RewardModelClient:
         self._client = httpx.AsyncClient(timeout=timeout_s)
 
     async def score(self, problem_text: str, sample: Sample) -> float:
-        """The reward of one sample's response to the problem (also stored in its meta)."""
+        """The reward of one sample's response to the problem (also stored in its `reward`)."""
         messages = [
             {"role": "system", "content": SYSTEM},
             {"role": "user", "content": problem_text},
@@ -47,7 +47,7 @@ class RewardModelClient:
             raise RewardModelError(
                 f"reward model at {self.base}: unreadable /pooling answer {str(data)[:200]}"
             ) from None
-        sample.meta["reward"] = reward
+        sample.reward = reward
         return reward
 
     async def aclose(self) -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aimo.answers import GradeMode
 from aimo.engines.base import Engine
 from aimo.problems import Problem
 from aimo.solve.budget import BudgetManager
@@ -80,7 +81,7 @@ class RunSolver:
         solver: ProblemSolver,
         manager: BudgetManager | None,
         planner: Planner | None,
-        answer_mode: str,
+        answer_mode: GradeMode,
         token_prior: Callable[[str], float] | None = None,
     ) -> None:
         self.solver = solver

@@ -20,19 +20,30 @@ from typing import Any
 from aimo.answers import (
     TEXT_TARGETS,
     ExtractionConfig,
+    Mode,
     OutputConfig,
     extract_answer,
     extract_from_output,
     is_answer,
 )
-from aimo.engines.base import Engine, EngineError, GenerationRequest, Message, ToolCall
+from aimo.engines.base import (
+    THINK_END,
+    THINK_START,
+    Engine,
+    EngineError,
+    FinishReason,
+    GenerationRequest,
+    Message,
+    ToolCall,
+    ends_inside_thinking,
+)
 from aimo.problems import Problem
 from aimo.solve.confidence import ConfidenceGate, ConfidenceMeter, record_confidence
 from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.prompts import PROMPTS
-from aimo.solve.scan import THINK_END, THINK_START, StreamScanner, ends_inside_thinking
+from aimo.solve.scan import StreamScanner
 from aimo.solve.sessions import CodeSession, OnDemandSession, SessionFactory
-from aimo.solve.types import CodeRun, Sample
+from aimo.solve.types import CodeRun, EarlyStop, Sample
 
 FORCE_CUE = "\n\nI am out of time, so I commit to my best answer now.\n\nFinal answer: \\boxed{"
 FORCE_MAX_TOKENS = 16
@@ -54,11 +65,22 @@ PYTHON_TOOL = {
 @dataclass
 class _Round:
     text: str
-    finish_reason: str
+    finish_reason: FinishReason
     prompt_tokens: int
-    stop: str | None  # why this round ended early: "code", "boxed", "think", "deadline"
+    stop: EarlyStop | None  # why this round ended before its stream did
     code: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
+
+
+@dataclass
+class _Chat:
+    """What a sample's rounds share: the chat so far, its code session, how code is handed over
+    (```python blocks in the text, or tool calls) and how many code rounds are left."""
+
+    messages: list[Message]
+    session: CodeSession | None
+    use_tools: bool
+    rounds_left: int
 
 
 class SampleRunner:
@@ -78,7 +100,7 @@ class SampleRunner:
         self.open_session = open_session
         self.clock = clock
         # "auto" extracts like integer mode: a box always counts, phrases only when they are numbers.
-        mode = "math" if strategy.answer_mode == "math" else "integer"
+        mode: Mode = "math" if strategy.answer_mode == "math" else "integer"
         # A program's output is the answer only with `answer_from_code`, never by default.
         self._extraction = ExtractionConfig(mode=mode, targets=TEXT_TARGETS)
         self._output_extraction = OutputConfig(mode=mode)
@@ -136,53 +158,27 @@ class SampleRunner:
         confidence: ConfidenceMeter,
         cap: int,
     ) -> None:
+        """Generate rounds until one ends without code (or code rounds, tokens or time run out), then
+        force an answer when the sample was cut short without one."""
         use_tools = session is not None and self.strategy.code_via == "tools"
-        messages = PROMPTS["tir_tools" if use_tools else kind].messages(problem.text)
-        seed = self.sampling.seed_of(sample.index)
-        rounds_left = self.strategy.code_rounds if session is not None else 0
+        chat = _Chat(
+            PROMPTS["tir_tools" if use_tools else kind].messages(problem.text),
+            session,
+            use_tools,
+            self.strategy.code_rounds if session is not None else 0,
+        )
         while True:
-            prefix = "" if use_tools else sample.text  # text mode: the assistant turn so far is continued
-            request = GenerationRequest.sampled(
-                self.sampling,
-                sample.index,
-                messages=list(messages),
-                assistant_prefix=prefix,
-                max_tokens=max(1, cap - sample.completion_tokens),
-                temperature=self.temperature(sample),
-                stop=(OUTPUT_STOP,) if session is not None and not use_tools else (),
-                logprobs=self.strategy.wants_logprobs,
-                tools=(PYTHON_TOOL,) if use_tools and rounds_left > 0 else (),
-                meta={"problem_id": problem.id, "sample_index": sample.index, "round": len(sample.code_runs)},
-            )
+            request = self._request(problem, sample, chat, cap)
             round_ = await self._generate(
-                request, rounds_left > 0 and not use_tools, deadline, sample, confidence
+                request, chat.rounds_left > 0 and not use_tools, deadline, sample, confidence
             )
             sample.text += round_.text
             sample.prompt_tokens += round_.prompt_tokens  # every round re-reads (prefills) its prompt
             sample.finish_reason = round_.stop or round_.finish_reason
-            codes = [round_.code] if round_.code is not None else [_tool_code(c) for c in round_.tool_calls]
-            if not codes or session is None:
+            if chat.session is None or (round_.code is None and not round_.tool_calls):
                 break
-            rounds_left -= 1
-            if use_tools:
-                messages.append(
-                    {
-                        "role": "assistant",
-                        "content": round_.text,
-                        "tool_calls": [_tool_call_message(c) for c in round_.tool_calls],
-                    }
-                )
-            for code, call in zip(codes, round_.tool_calls or [None] * len(codes), strict=True):
-                run = await self._run_code(session, code, deadline)
-                sample.code_runs.append(run)
-                if call is not None:  # the trace shows tool calls like text-mode code blocks
-                    sample.text += f"\n```python\n{code.rstrip()}\n```\n"
-                    messages.append({"role": "tool", "tool_call_id": call.id, "content": run.output})
-                sample.text += f"```output\n{run.output}\n```\n"
-            if (
-                any(r.answer is not None for r in sample.code_runs[-len(codes) :])
-                and self.strategy.stop_on_code_answer
-            ):
+            runs = await self._code_round(chat, chat.session, round_, sample, deadline)
+            if any(r.answer is not None for r in runs) and self.strategy.stop_on_code_answer:
                 sample.finish_reason = "code_answer"
                 return
             if sample.completion_tokens >= cap:
@@ -198,7 +194,49 @@ class SampleRunner:
             and sample.finish_reason in ("length", "deadline", "think")
             and extract_answer(sample.text, self._extraction) is None
         ):
-            await self._force_answer(messages, "" if use_tools else sample.text, sample, seed)
+            prefix = "" if use_tools else sample.text
+            await self._force_answer(chat.messages, prefix, sample, self.sampling.seed_of(sample.index))
+
+    def _request(self, problem: Problem, sample: Sample, chat: _Chat, cap: int) -> GenerationRequest:
+        """The next round's request: in text mode it continues the assistant turn so far and stops where
+        the model would write a code block's output itself; in tool mode it offers the python tool."""
+        return GenerationRequest.sampled(
+            self.sampling,
+            sample.index,
+            messages=list(chat.messages),
+            assistant_prefix="" if chat.use_tools else sample.text,
+            max_tokens=max(1, cap - sample.completion_tokens),
+            temperature=self.temperature(sample),
+            stop=(OUTPUT_STOP,) if chat.session is not None and not chat.use_tools else (),
+            logprobs=self.strategy.wants_logprobs,
+            tools=(PYTHON_TOOL,) if chat.use_tools and chat.rounds_left > 0 else (),
+            meta={"problem_id": problem.id, "sample_index": sample.index, "round": len(sample.code_runs)},
+        )
+
+    async def _code_round(
+        self, chat: _Chat, session: CodeSession, round_: _Round, sample: Sample, deadline: float | None
+    ) -> list[CodeRun]:
+        """Run a round's code (its closed block, or each tool call) and append each output to the
+        sample's text (tool calls shown like text-mode blocks) and, in tool mode, to the chat."""
+        chat.rounds_left -= 1
+        if chat.use_tools:
+            calls = [_tool_call_message(c) for c in round_.tool_calls]
+            chat.messages.append({"role": "assistant", "content": round_.text, "tool_calls": calls})
+        codes: list[tuple[str, ToolCall | None]] = (
+            [(round_.code, None)]
+            if round_.code is not None
+            else [(_tool_code(call), call) for call in round_.tool_calls]
+        )
+        runs = []
+        for code, call in codes:
+            run = await self._run_code(session, code, deadline)
+            runs.append(run)
+            sample.code_runs.append(run)
+            if call is not None:
+                sample.text += f"\n```python\n{code.rstrip()}\n```\n"
+                chat.messages.append({"role": "tool", "tool_call_id": call.id, "content": run.output})
+            sample.text += f"```output\n{run.output}\n```\n"
+        return runs
 
     async def _generate(
         self,
@@ -213,7 +251,9 @@ class SampleRunner:
         Tokens are added to the sample as they arrive, so a sample cancelled mid-round (a stop rule
         fired) still accounts for the work it cost; its partial text is kept too."""
         scanner = StreamScanner()
-        counted, finish, prompt_tokens, stop = 0, "stop", 0, None
+        counted, prompt_tokens = 0, 0
+        finish: FinishReason = "stop"
+        stop: EarlyStop | None = None
         ended = False
         tool_calls: list[ToolCall] = []
         timeout = None if deadline is None else max(0.0, deadline - self.clock())
@@ -258,7 +298,7 @@ class SampleRunner:
             stop, code = "code", scanner.code_block.code
         return _Round(text, finish, prompt_tokens, stop, code, tool_calls)
 
-    def _early_stop(self, scanner: StreamScanner, watch_code: bool) -> str | None:
+    def _early_stop(self, scanner: StreamScanner, watch_code: bool) -> EarlyStop | None:
         if watch_code and scanner.code_block is not None:
             return "code"
         if self.strategy.stop_on_boxed and scanner.boxed_end is not None:
@@ -318,7 +358,7 @@ class SampleRunner:
         # Prose (`The value of f(-2)+...`) or a box cut by the token cap is no answer: the box stays open.
         closed = finish != "length" and is_answer(forced, self._extraction.mode)
         sample.text += cue + forced + ("}" if closed else "")
-        sample.meta["forced"] = True
+        sample.forced = True
 
     def _thinking_open(self, messages: list[Message], text: str) -> bool:
         """Whether the sample is inside an unclosed `<think>`: opened in its own text, or by the chat

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aimo.engines.base import THINK_END, THINK_START, ends_inside_thinking  # noqa: F401 (re-exported)
+from aimo.engines.base import THINK_END
 
 CODE_OPEN = ("```python\n", "```py\n")
 CODE_CLOSE = "\n```"

@@ -24,7 +24,7 @@ from aimo.engines.traces import TraceProblem, load_traces
 from aimo.solve.arrival import OnlineConfidence, replay_problem
 from aimo.solve.budget import BudgetManager, ProblemBudget
 from aimo.solve.config import BudgetConfig
-from aimo.solve.stopping import StopRule, check_stop, parse_stop_rules
+from aimo.solve.stopping import AgreeRule, StopRule, check_stop, format_stop_rules, parse_stop_rules
 from aimo.solve.voting import VoteConfig, majority, normalize_key
 
 Grader = Callable[[str | None, str | None], bool]
@@ -169,7 +169,7 @@ class CompetitionSetup:
     budget: BudgetConfig
     runs: int = 1000
     samples: int = 16
-    stop: str = "4/4,4/5,5/7,6/9"
+    stop: Sequence[StopRule] = (AgreeRule(4, 4), AgreeRule(4, 5), AgreeRule(5, 7), AgreeRule(6, 9))
     tokens_per_s: float = 40.0
     noise_sigma: float = 0.3
     startup_s: float = 2.0
@@ -263,7 +263,7 @@ def simulate_competition(
     """
     if setup.budget.total_s is None:
         raise ValueError("simulate_competition needs a total budget (budget.total_s)")
-    rules = parse_stop_rules(setup.stop)
+    rules = setup.stop
     results: dict[Policy, tuple[list[int], list[float]]] = {"managed": ([], []), "equal": ([], [])}
     if setup.weights is not None:
         results["scheduled"] = ([], [])
@@ -363,7 +363,7 @@ def main() -> None:
     print(
         f"\n(b) {setup.runs} competition runs per row: {len(vote)} problems in random order, "
         f"{setup.samples} samples at {setup.tokens_per_s:g} tok/s each (lognormal noise "
-        f"sigma {setup.noise_sigma}), stop rules {setup.stop!r}"
+        f"sigma {setup.noise_sigma}), stop rules {format_stop_rules(setup.stop)!r}"
     )
     print(format_competition_table(rows))
 

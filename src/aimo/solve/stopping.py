@@ -6,7 +6,10 @@ the most weight a sample still to come can carry; it returns a stop reason or No
 the way the vote does, so a rule never stops while the weighted winner could still change. Rules are
 pure and cheap, so the sample loop can ask after every finished sample.
 
-Rules, as written in a spec (`parse_stop_rules`), combined with commas or semicolons (any rule firing stops):
+The rules are objects (`AgreeRule`, `UnbeatableRule`, `SprtRule`; `StopRuleConfig` is their tagged union,
+as `StrategyConfig.stop_rules` holds them). On the command line and in TOML files they are written as a
+spec (`parse_stop_rules`; `format_stop_rules` writes one back), combined with commas or semicolons (any
+rule firing stops):
 
 - `k/n` (e.g. `4/5`): once n samples have finished, stop if at least k of the *first n* finished
   gave the same answer. This is how the AIMO notebooks' "4/4,4/5,5/7,6/9" lists read: a checkpoint
@@ -32,16 +35,21 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
+from pydantic import Field
+
+from aimo.solve.types import AgreeReason, RuleReason
 from aimo.solve.voting import weigh_answers
 
 __all__ = [
     "AgreeRule",
     "SprtRule",
     "StopRule",
+    "StopRuleConfig",
     "UnbeatableRule",
     "check_stop",
+    "format_stop_rules",
     "parse_stop_rules",
 ]
 
@@ -61,7 +69,7 @@ class StopRule(Protocol):
         total: int,
         weights: Sequence[float] | None = None,
         max_weight: float = 1.0,
-    ) -> str | None:
+    ) -> RuleReason | None:
         """A stop reason if sampling can stop, given the finished `answers` of `total` planned samples
         (`weights`: their vote weights, None for plain counts; `max_weight`: a future sample's most)."""
         ...
@@ -85,6 +93,7 @@ class AgreeRule:
 
     k: int
     n: int
+    kind: Literal["agree"] = "agree"
 
     def __post_init__(self) -> None:
         if not 1 <= self.k <= self.n:
@@ -100,16 +109,18 @@ class AgreeRule:
         total: int,
         weights: Sequence[float] | None = None,
         max_weight: float = 1.0,
-    ) -> str | None:
+    ) -> RuleReason | None:
         if len(answers) < self.n:
             return None
         _, top, _ = _top_two(answers[: self.n], None if weights is None else weights[: self.n])
-        return self.spec if top >= self.k else None
+        return AgreeReason(self.spec) if top >= self.k else None
 
 
 @dataclass(frozen=True)
 class UnbeatableRule:
     """`unbeatable`: the leader wins whatever the remaining samples answer."""
+
+    kind: Literal["unbeatable"] = "unbeatable"
 
     @property
     def spec(self) -> str:
@@ -121,13 +132,13 @@ class UnbeatableRule:
         total: int,
         weights: Sequence[float] | None = None,
         max_weight: float = 1.0,
-    ) -> str | None:
+    ) -> RuleReason | None:
         leader, top, _ = _top_two(answers, weights)
         if leader is None:
             return None
         remaining = max(0, total - len(answers))
         if remaining == 0:
-            return self.spec
+            return "unbeatable"
         # The strongest challenge is every remaining sample voting for one rival with the most weight
         # a sample can carry. A rival that appeared after the leader must pass it; one that appeared
         # before it only has to draw level (it wins the tie). A rival not seen yet appears after it.
@@ -139,7 +150,7 @@ class UnbeatableRule:
                 continue
             if count + reach > top or (seen_before and count + reach >= top):
                 return None
-        return None if reach > top else self.spec
+        return None if reach > top else "unbeatable"
 
 
 @dataclass(frozen=True)
@@ -151,6 +162,7 @@ class SprtRule:
     beta: float = 0.949976
     p0: float = 0.5
     futility: bool = True
+    kind: Literal["sprt"] = "sprt"
 
     def __post_init__(self) -> None:
         if not 0 < self.p0 < self.p1 < 1:
@@ -168,8 +180,8 @@ class SprtRule:
         ]
         return "sprt:" + ",".join(params) if params else "sprt"
 
-    def log_likelihood_ratio(self, first: int, second: int) -> float:
-        """log P(counts | H1) - log P(counts | H0) for leader/runner-up counts."""
+    def log_likelihood_ratio(self, first: float, second: float) -> float:
+        """log P(counts | H1) - log P(counts | H0) for the top two answers' votes."""
         return first * math.log(self.p1 / self.p0) + second * math.log((1 - self.p1) / (1 - self.p0))
 
     def check(
@@ -178,7 +190,7 @@ class SprtRule:
         total: int,
         weights: Sequence[float] | None = None,
         max_weight: float = 1.0,
-    ) -> str | None:
+    ) -> RuleReason | None:
         _, first, second = _top_two(answers, weights)
         if first == 0:
             return None
@@ -190,13 +202,17 @@ class SprtRule:
         return None
 
 
+# The rules as a config holds them: a mapping names its rule by `kind` ("agree", "unbeatable", "sprt").
+StopRuleConfig = Annotated[AgreeRule | UnbeatableRule | SprtRule, Field(discriminator="kind")]
+
+
 def check_stop(
     rules: Sequence[StopRule],
     answers: Sequence[str | None],
     total: int,
     weights: Sequence[float] | None = None,
     max_weight: float = 1.0,
-) -> str | None:
+) -> RuleReason | None:
     """The reason of the first rule (in the order given) that says stop, or None.
 
     Pass the vote's `weights` (and `max_weight`, the most a future sample can carry) when it is weighted."""
@@ -261,6 +277,16 @@ def parse_stop_rules(spec: str) -> list[StopRule]:
             )
     close_sprt()
     return rules
+
+
+def format_stop_rules(rules: Sequence[StopRule]) -> str:
+    """The spec of `rules` ("" when none); `parse_stop_rules` reads it back to equal rules."""
+    return ",".join(rule.spec for rule in rules)
+
+
+def stop_rules_from_spec(value: Any) -> Any:
+    """A spec string as rules (the string form of config files and run records); anything else as is."""
+    return parse_stop_rules(value) if isinstance(value, str) else value
 
 
 def _add_sprt_param(spec: str, part: str, params: dict[str, object]) -> None:

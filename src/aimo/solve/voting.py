@@ -32,7 +32,7 @@ class VoteConfig(BaseModel):
     """Which vote weights are on, and how strong they are. The default is plain majority.
 
     - `code_verified`: multiplier for a sample whose answer also came out of one of its code runs.
-    - `entropy`: weight each sample by 1 / max(H, `entropy_floor`), H = `Sample.meta["mean_entropy"]`
+    - `entropy`: weight each sample by 1 / max(H, `entropy_floor`), H = `Sample.mean_entropy`
       (mean token entropy from the engine's logprobs; lower entropy = more confident). A sample
       without it gets the mean weight of those that have it, i.e. stays neutral.
     - `length_power`: weight (median tokens / sample tokens) ** power, clipped to `length_clip`;
@@ -40,12 +40,12 @@ class VoteConfig(BaseModel):
     - `small_number_penalty`: multiplier for integer answers with |answer| <= `small_number_max`.
     - `problem_number_penalty`: multiplier for answers that appear as a number in the problem text.
     - `tail_entropy`: like `entropy`, with the mean entropy of the last tokens before the answer
-      (`Sample.meta["confidence"]["tail_entropy"]`, see `aimo.solve.confidence`).
+      (`Sample.confidence["tail_entropy"]`, see `aimo.solve.confidence`).
     - `confidence`: DeepConf's weighted vote: weight by a confidence measure of the sample
       (`lowest_group`, `tail`, `bottom10` or `mean`), relative to the problem's median, clipped to
       `confidence_clip`. `keep_top` (a percentage): only the `keep_top`% most confident voters (by
       `confidence`, or `lowest_group` when it is off) vote at all: DeepConf's offline filter.
-    - `reward`: reward-model scores (`Sample.meta["reward"]`): `weighted` weighs each vote by
+    - `reward`: reward-model scores (`Sample.reward`): `weighted` weighs each vote by
       sigmoid(score); `best` is best-of-N (only the highest-scored sample votes). `reward_model`: the
       URL of a vLLM pooling server that scores samples as they finish.
     Samples without a measure a weight needs get the mean weight of those that have it (neutral).
@@ -145,9 +145,8 @@ def sample_weights(
 
 
 def confidence_measure(sample: Sample, name: str) -> float | None:
-    """A confidence measure of a sample's summary (`Sample.meta["confidence"]`), None when missing."""
-    summary = sample.meta.get("confidence")
-    value = summary.get(name) if isinstance(summary, Mapping) else None
+    """A confidence measure of a sample's summary (`Sample.confidence`), None when missing."""
+    value = sample.confidence.get(name) if sample.confidence else None
     return None if value is None else float(value)
 
 
@@ -156,7 +155,7 @@ def _evidence_factors(voters: Sequence[Sample], config: VoteConfig) -> list[Call
     (the voters' mean) for a sample that lacks the evidence."""
     readers: list[Callable[[Sample], float | None]] = []
     if config.entropy:
-        readers.append(lambda s: _inverse(s.meta.get("mean_entropy"), config.entropy_floor))
+        readers.append(lambda s: _inverse(s.mean_entropy, config.entropy_floor))
     if config.tail_entropy:
         readers.append(lambda s: _inverse(confidence_measure(s, "tail_entropy"), config.entropy_floor))
     if config.confidence:
@@ -202,12 +201,11 @@ def _kept_voters(voters: Sequence[Sample], config: VoteConfig) -> set[int]:
 
 
 def _reward(sample: Sample) -> float | None:
-    value = sample.meta.get("reward")
-    return None if value is None else float(value)
+    return None if sample.reward is None else float(sample.reward)
 
 
-def _inverse(value: object, floor: float) -> float | None:
-    return None if value is None else 1.0 / max(float(value), floor)  # type: ignore[arg-type]
+def _inverse(value: float | None, floor: float) -> float | None:
+    return None if value is None else 1.0 / max(float(value), floor)
 
 
 def tally(
