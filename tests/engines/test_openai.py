@@ -64,24 +64,27 @@ def test_completions_api_with_a_raw_prompt(server):
     assert result.completion_tokens == 8
 
 
-ABORT_WAIT_S = 300  # far above the few seconds the 4-token request takes even on a loaded machine
+ABORT_WAIT_S = 300  # far above the seconds this takes even on a loaded machine
 
 
 def test_stream_cancelled_midway_makes_the_server_abort_it(server_and_log):
     server, log = server_and_log
     aborted_before = log.read_text(errors="replace").count("Disconnected from client")
 
-    async def go(engine):
+    async def give_up_then_ask(engine):
         got = []
         async with aclosing(engine.stream(request(max_tokens=1500))) as stream:
             async for chunk in stream:
                 got.append(chunk)
                 if len(got) >= 3:
                     break
-        # The server takes requests one at a time: this one runs once the first is aborted. Without the
-        # abort the server stays blocked writing to the given-up stream, so a bound turns that hang
-        # into a failure.
-        return got, await asyncio.wait_for(complete(engine, request(max_tokens=4)), ABORT_WAIT_S)
+        # The server takes requests one at a time: this one runs once the first is aborted.
+        return got, await complete(engine, request(max_tokens=4))
+
+    async def go(engine):
+        # An engine that reads the given-up stream to its end, or leaves the server blocked writing
+        # to it, would hang here: the bound turns that into a failure.
+        return await asyncio.wait_for(give_up_then_ask(engine), ABORT_WAIT_S)
 
     got, after = run(_with_engine([server], go))
     assert len(got) == 3 and all(c.finish_reason is None for c in got)
