@@ -469,3 +469,12 @@ def test_solve_run_with_one_of_two_servers_killed_loses_only_its_streaming_sampl
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "is not answering" in warnings[0], warnings
     assert lost_samples(results) == "; 1 of 8 samples lost to engine errors"
+
+
+def test_sse_payloads_take_any_line_ending_and_lines_split_across_pieces():
+    from aimo.engines.openai import _SSEPayloads
+
+    body = 'data: {"a": 1}\r\n\r\ndata: {"b"' + ': 2}\r\rdata: {"c": 3}\n\ndata: [DONE]\r\n\r\n'
+    splitter = _SSEPayloads()
+    got = [p for piece in (body[:15], body[15:16], body[16:33], body[33:]) for p in splitter.feed(piece)]
+    assert got == ['{"a": 1}', '{"b": 2}', '{"c": 3}'] and splitter.done

@@ -285,8 +285,8 @@ class OpenAIEngine:
 
 
 class _EventReader:
-    """Folds one stream's events into Chunks: one per network read (a fast server's many small events
-    cost the sample loop one step, not one each), then the closing ones with the finish reason."""
+    """Folds one stream's events into Chunks: one per piece of body httpx hands over (an HTTP chunk,
+    which may hold several events), then the closing ones with the finish reason."""
 
     def __init__(self, request: GenerationRequest, harmony: HarmonyReader | None) -> None:
         self.request = request
@@ -454,7 +454,8 @@ class _SSEPayloads:
         self.done = False
 
     def feed(self, text: str) -> list[str]:
-        lines = (self.pending + text).split("\n")
+        # SSE lines may end in \r\n or \r too; a \r\n split across pieces only adds an empty line.
+        lines = (self.pending + text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
         self.pending = lines.pop()
         payloads: list[str] = []
         for line in lines:
