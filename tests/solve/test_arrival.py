@@ -56,6 +56,22 @@ def test_online_confidence_cuts_unsure_traces_after_the_warmup_and_they_do_not_v
     assert concurrent.cut == 1 and concurrent.tokens == 20 + 20 + 21
 
 
+def test_online_run_scope_sets_one_threshold_from_the_first_problems_for_all_after():
+    def recorded(answer: str, position: list[float]) -> TraceSample:
+        return TraceSample(answer=answer, meta={"logprobs": [position] * 20})
+
+    first = TraceProblem("a", "q", "7", (recorded("7", SURE), recorded("7", SURE)))
+    second = TraceProblem("b", "q", "7", (recorded("7", SURE), recorded("5", UNSURE)))
+    online = OnlineConfidence(warmup=2, keep=90, window=4)
+    per_problem = replay_rule([first, second], "", online=online)
+    run_wide = replay_rule(
+        [first, second], "", online=OnlineConfidence(warmup=2, keep=90, window=4, scope="run")
+    )
+    assert per_problem.tokens == 80 and per_problem.samples == 4  # each problem's warm-up is all it has
+    assert run_wide.tokens == 40 + 20 + 4 and run_wide.samples == 3  # b's unsure trace cut at 4 tokens
+    assert "scope=run" in run_wide.rule
+
+
 def test_reward_model_votes_on_recorded_scores_beat_majority(shared_data):
     problems = load_traces(shared_data / "traces" / "math_cot_100.jsonl")
     majority = replay_rule(problems, "")
@@ -81,3 +97,5 @@ def test_simulate_stopping_cli_takes_width_vote_and_online(shared_data):
     assert "majority@8 vote[reward=best] (width 4)" in done.output and "0.940" in done.output
     bad = CliRunner().invoke(app, [*args, "--online", "warmup=many"])
     assert bad.exit_code != 0 and "could not convert" in bad.output
+    bad_scope = CliRunner().invoke(app, [*args, "--online", "scope=everything"])
+    assert bad_scope.exit_code != 0 and "online scope must be" in bad_scope.output

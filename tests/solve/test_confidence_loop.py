@@ -95,3 +95,31 @@ def test_a_bounded_pool_runs_no_more_samples_at_once_than_asked():
     )
     [result] = asyncio.run(solve_problems(engine, [PROBLEM], settings))
     assert peak == 2 and len(result.samples) == 4
+
+
+def test_run_scope_warmup_on_the_first_problem_cuts_an_unsure_sample_of_the_next():
+    # Two samples a problem, warm-up of 2: a problem's own warm-up ends only with its last sample, so
+    # per problem nothing is cut; run-wide, problem a's samples set the threshold that cuts b's unsure one.
+    traces = [
+        TraceProblem("a", "What is 6 times 7?", "42", (_recorded("42", SURE), _recorded("42", SURE))),
+        TraceProblem("b", "What is 5 times 8?", "40", (_recorded("40", SURE), _recorded("41", UNSURE))),
+    ]
+    problems = [Problem("a", "What is 6 times 7?", "42"), Problem("b", "What is 5 times 8?", "40")]
+    strategy = StrategyConfig(
+        samples=2, confidence_warmup=2, confidence_window=8, in_flight=1, greedy_first=False
+    )
+
+    def solve(scope: str):  # type: ignore[no-untyped-def]
+        settings = RunSettings(
+            strategy.model_copy(update={"confidence_scope": scope}),
+            SamplingConfig(max_tokens=100),
+            BudgetConfig(),
+        )
+        return asyncio.run(solve_problems(ReplayEngine(traces, chunk_tokens=4), problems, settings))
+
+    per_problem = solve("problem")
+    assert per_problem[1].votes == {"40": 1.0, "41": 1.0}
+    run_wide = solve("run")
+    unsure = next(s for s in run_wide[1].samples if s.index == 1)
+    assert unsure.finish_reason == "low_confidence" and run_wide[1].votes == {"40": 1.0}
+    assert run_wide[1].confidence_threshold == run_wide[0].confidence_threshold

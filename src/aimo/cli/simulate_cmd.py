@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -9,8 +10,9 @@ import typer
 from rich.console import Console
 
 from aimo.cli.options import parse_vote, stop_rules_option
-from aimo.engines.traces import load_traces
+from aimo.engines.traces import TraceProblem, load_traces
 from aimo.solve.arrival import OnlineConfidence
+from aimo.solve.bound import fewest_tokens
 from aimo.solve.config import BudgetConfig
 from aimo.solve.simulate import (
     CONSOL_FILE,
@@ -19,6 +21,8 @@ from aimo.solve.simulate import (
     CompetitionSetup,
     format_competition_table,
     format_rule_table,
+    recorded_grade,
+    replay_rule,
     replay_rules,
     shared_data_dir,
     simulate_competition,
@@ -60,15 +64,23 @@ def stopping(
     online: Annotated[
         str | None,
         typer.Option(
-            help='DeepConf online on traces with recorded logprobs: "warmup=16,keep=90,window=2048".'
+            help='DeepConf online on traces with recorded logprobs: "warmup=16,keep=90,window=2048"; '
+            "scope=run: one threshold from the first problems' samples for all after."
         ),
     ] = None,
+    bound: Annotated[
+        bool,
+        typer.Option(
+            help="Also print the fewest tokens any stop rule could spend for majority's accuracy "
+            "(a rule that knows the answers)."
+        ),
+    ] = False,
 ) -> None:
     """Accuracy and tokens of stopping rules applied to recorded samples (vs plain majority)."""
     problems = _traces(traces)
     try:
         vote_config = VoteConfig.model_validate(parse_vote(vote)) if vote else None
-        online_config = OnlineConfidence(**_numbers(online)) if online else None
+        online_config = OnlineConfidence(**_online(online)) if online else None  # type: ignore[arg-type]
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc).splitlines()[0]) from None
     outcomes = replay_rules(
@@ -81,12 +93,32 @@ def stopping(
         online=online_config,
     )
     out.print(format_rule_table(outcomes), highlight=False, markup=False, soft_wrap=True)
+    if bound:
+        out.print(_bound_line(problems, samples, None if concurrent and not width else width or 1))
 
 
-def _numbers(spec: str) -> dict[str, float]:
-    """`"warmup=16,keep=90"` → {"warmup": 16, "keep": 90.0} (whole numbers as int)."""
-    values: dict[str, float] = {}
+def _bound_line(problems: Sequence[TraceProblem], samples: int | None, width: int | None) -> str:
+    """The oracle bound (`aimo.solve.bound`) at plain majority's accuracy, as one line."""
+    majority = replay_rule(problems, "", max_samples=samples)
+    limit = fewest_tokens(problems, majority.correct, width, recorded_grade, samples)
+    goal = f"majority's accuracy {majority.accuracy:.3f}"
+    if limit.tokens is None:
+        return f"bound: no stop rule reaches {goal}"
+    saved = 1 - limit.tokens / majority.tokens if majority.tokens else 0.0
+    return (
+        f"bound: any stop rule needs at least {limit.tokens:,} tokens for {goal} "
+        f"({saved:.0%} fewer than {majority.rule}, a rule that knows the answers)"
+    )
+
+
+def _online(spec: str) -> dict[str, float | str]:
+    """`"warmup=16,keep=90,scope=run"` → {"warmup": 16, "keep": 90.0, "scope": "run"} (whole numbers
+    as int)."""
+    values: dict[str, float | str] = {}
     for name, value in parse_vote(spec).items():
+        if name == "scope":
+            values[name] = str(value)
+            continue
         number = float(str(value))
         values[name] = int(number) if number.is_integer() and name != "keep" else number
     return values

@@ -9,7 +9,8 @@ why agreement among the first finishers (the shortest answers) is weaker evidenc
 DeepConf online (`OnlineConfidence`) runs on samples that recorded per-token logprobs
 (`meta["logprobs"]`): the first `warmup` samples to finish set the threshold at the moment the last
 of them arrives; from then on every running sample is cut at the first token whose group confidence
-is below it, and a cut sample does not vote.
+is below it, and a cut sample does not vote. With `scope="run"` the warm-up counts the first
+problems' samples (in trace order) and its threshold holds for every problem after.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from aimo.engines.replay import CHARS_PER_TOKEN
 from aimo.engines.traces import TraceProblem, TraceSample
@@ -34,6 +36,15 @@ class OnlineConfidence:
     warmup: int = 16
     keep: float = 90.0
     window: int = DEFAULT_WINDOW
+    scope: Literal["problem", "run"] = "problem"  # "run": one threshold from the first problems' samples
+
+    def __post_init__(self) -> None:
+        if self.scope not in ("problem", "run"):
+            raise ValueError(f'online scope must be "problem" or "run", not {self.scope!r}')
+
+    def gate(self) -> ConfidenceGate:
+        """A gate with these settings, before its warm-up."""
+        return ConfidenceGate(self.warmup, self.keep, self.window)
 
 
 @dataclass(frozen=True)
@@ -73,14 +84,17 @@ def replay_problem(
     vote: VoteConfig | None = None,
     online: OnlineConfidence | None = None,
     max_samples: int | None = None,
+    gate: ConfidenceGate | None = None,
 ) -> Replayed:
-    """Replay one problem's samples through a pool of `width` (see the module doc)."""
+    """Replay one problem's samples through a pool of `width` (see the module doc). `gate`: DeepConf
+    online's gate shared with other problems (`online.scope == "run"`); else `online` makes one."""
     vote = vote or VoteConfig()
     recorded = list(problem.samples[:max_samples])
     window = online.window if online else DEFAULT_WINDOW
     samples = [as_sample(problem, i, s, window) for i, s in enumerate(recorded)]
     total = len(samples)
-    gate = ConfidenceGate(online.warmup, online.keep, online.window) if online else None
+    if gate is None and online is not None:
+        gate = online.gate()
     started: dict[int, int] = {}  # sample index -> start time
     ends: dict[int, tuple[int, bool]] = {}  # sample index -> (end time, cut for low confidence)
     queue: list[tuple[int, int]] = []  # (end time, index)

@@ -57,6 +57,10 @@ class StrategyConfig(BaseModel):
     # below it (0: off). Needs logprobs.
     confidence_warmup: int = Field(0, ge=0)
     confidence_keep: float = Field(90.0, gt=0, le=100)
+    # Whose samples the warm-up counts: each problem's own ("problem", DeepConf's setting, for many
+    # samples a problem), or the run's first finished samples, one threshold for every problem after
+    # ("run": for few samples a problem, e.g. 8, where a per-problem warm-up would never end).
+    confidence_scope: Literal["problem", "run"] = "problem"
     # Question-level stopping (aimo.solve.stopping): rule objects; a config file or the command line
     # may write them as a spec, e.g. "4/4,4/5,5/7,6/9", "unbeatable", "sprt:p1=0.7".
     stop_rules: list[StopRuleConfig] = Field(default_factory=list)

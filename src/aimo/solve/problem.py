@@ -57,6 +57,7 @@ class ProblemSolver:
         self.clock = clock
         self.planner = planner
         self.settled_lead = settled_lead
+        self._run_gate: ConfidenceGate | None = None
 
     async def solve(
         self, problem: Problem, budget: ProblemBudget | None = None, on_sample: SampleCallback | None = None
@@ -179,12 +180,19 @@ class ProblemSolver:
         return result
 
     def _confidence_gate(self) -> ConfidenceGate | None:
-        """DeepConf online's gate for one problem, when the strategy asks for it."""
-        if self.strategy.confidence_warmup <= 0:
+        """DeepConf online's gate for a problem, when the strategy asks for it: a new one per problem,
+        or with `confidence_scope = "run"` one for all the problems this solver solves."""
+        strategy = self.strategy
+        if strategy.confidence_warmup <= 0:
             return None
-        return ConfidenceGate(
-            self.strategy.confidence_warmup, self.strategy.confidence_keep, self.strategy.confidence_window
+        if strategy.confidence_scope == "run" and self._run_gate is not None:
+            return self._run_gate
+        gate = ConfidenceGate(
+            strategy.confidence_warmup, strategy.confidence_keep, strategy.confidence_window
         )
+        if strategy.confidence_scope == "run":
+            self._run_gate = gate
+        return gate
 
 
 def _left(deadline: float | None, now: float) -> float | None:

@@ -114,10 +114,11 @@ def replay_rule(
     """
     rules = parse_stop_rules(spec)
     correct = tokens = used_total = 0
+    run_gate = online.gate() if online is not None and online.scope == "run" else None
     for problem in problems:
         n = len(problem.samples[:max_samples])
         pool = width or (n if concurrent else 1)
-        replayed = replay_problem(problem, rules, max(1, pool), vote, online, max_samples)
+        replayed = replay_problem(problem, rules, max(1, pool), vote, online, max_samples, run_gate)
         correct += recorded_grade(problem, replayed.answer, grade)
         tokens += replayed.tokens
         used_total += replayed.used
@@ -125,7 +126,8 @@ def replay_rule(
     if vote is not None and vote != VoteConfig():
         label += f" vote[{format_vote(vote)}]"
     if online is not None:
-        label += f" online[warmup={online.warmup},keep={online.keep:g}]"
+        scope = ",scope=run" if online.scope == "run" else ""
+        label += f" online[warmup={online.warmup},keep={online.keep:g}{scope}]"
     if width:
         label += f" (width {width})"
     elif concurrent:
