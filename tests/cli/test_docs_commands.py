@@ -11,6 +11,7 @@ import typer.core
 import typer.main
 
 from aimo.cli.app import app
+from aimo.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -58,3 +59,8 @@ def test_command_shown_in_the_docs_parses(where, argv):
     except typer.BadParameter as exc:
         if "does not exist" not in exc.format_message():  # example files need not exist here
             raise
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "docs" / "examples").glob("*.toml")), ids=lambda p: p.name)
+def test_example_configs_load(path: Path) -> None:
+    RunConfig.load(path)  # raises ConfigError naming the bad key

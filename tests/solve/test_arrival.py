@@ -72,6 +72,20 @@ def test_online_run_scope_sets_one_threshold_from_the_first_problems_for_all_aft
     assert "scope=run" in run_wide.rule
 
 
+def test_online_never_cuts_the_last_running_sample_of_a_problem_without_an_answer():
+    def recorded(answer: str, position: list[float]) -> TraceSample:
+        return TraceSample(answer=answer, meta={"logprobs": [position] * 20})
+
+    first = TraceProblem("a", "q", "7", (recorded("7", SURE), recorded("7", SURE)))
+    unsure = TraceProblem(
+        "b", "q", "5", (recorded("5", UNSURE), recorded("4", UNSURE), recorded("5", UNSURE))
+    )
+    online = OnlineConfidence(warmup=2, keep=90, window=4, scope="run")
+    all_at_once = replay_rule([first, unsure], "", width=3, online=online)
+    # Two of b's samples are cut at their first window; the third, the last hope, runs to its answer.
+    assert all_at_once.tokens == 40 + 4 + 4 + 20 and all_at_once.samples == 3 and all_at_once.correct == 2
+
+
 def test_reward_model_votes_on_recorded_scores_beat_majority(shared_data):
     problems = load_traces(shared_data / "traces" / "math_cot_100.jsonl")
     majority = replay_rule(problems, "")

@@ -123,3 +123,20 @@ def test_run_scope_warmup_on_the_first_problem_cuts_an_unsure_sample_of_the_next
     unsure = next(s for s in run_wide[1].samples if s.index == 1)
     assert unsure.finish_reason == "low_confidence" and run_wide[1].votes == {"40": 1.0}
     assert run_wide[1].confidence_threshold == run_wide[0].confidence_threshold
+
+
+def test_the_gate_spares_a_problems_last_running_sample_while_it_has_no_answer():
+    traces = [
+        TraceProblem("a", "What is 6 times 7?", "42", (_recorded("42", SURE), _recorded("42", SURE))),
+        TraceProblem(
+            "b", "What is 5 times 8?", "40", tuple(_recorded(answer, UNSURE) for answer in ("41", "40", "40"))
+        ),
+    ]
+    problems = [Problem("a", "What is 6 times 7?", "42"), Problem("b", "What is 5 times 8?", "40")]
+    strategy = StrategyConfig(
+        samples=3, confidence_warmup=2, confidence_window=8, greedy_first=False, confidence_scope="run"
+    )
+    settings = RunSettings(strategy, SamplingConfig(max_tokens=100), BudgetConfig())
+    _, b = asyncio.run(solve_problems(ReplayEngine(traces, chunk_tokens=4), problems, settings))
+    ends = sorted(s.finish_reason for s in b.samples)
+    assert ends == ["boxed", "low_confidence", "low_confidence"] and b.answer is not None

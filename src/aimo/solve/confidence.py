@@ -75,7 +75,7 @@ class ConfidenceMeter:
         window: int = DEFAULT_WINDOW,
         tail: int = DEFAULT_TAIL,
         keep_series: bool = False,
-        gate: ConfidenceGate | None = None,
+        gate: ConfidenceGate | ProblemGate | None = None,
     ) -> None:
         """`keep_series`: keep the per-token top-k logprobs (`series`); `gate`: the problem's online
         threshold that `below_gate` checks."""
@@ -209,6 +209,36 @@ class ConfidenceGate:
     def stops(self, meter: ConfidenceMeter) -> bool:
         """Whether a running sample with this meter should stop now."""
         return self.threshold is not None and _below(meter.group, self.threshold)
+
+
+class ProblemGate:
+    """One problem's use of a gate (its own, or the run's): the gate never cuts the problem's last
+    running sample while the problem has no answer, so a problem whose traces are all unsure (which a
+    run-wide threshold can meet) still answers. The solver reports each sample's start and end."""
+
+    def __init__(self, gate: ConfidenceGate) -> None:
+        self.gate = gate
+        self.running = 0
+        self.answered = 0
+
+    @property
+    def threshold(self) -> float | None:
+        return self.gate.threshold
+
+    def started(self) -> None:
+        self.running += 1
+
+    def ended(self, sample: Sample) -> None:
+        """A sample ended (a cut one was counted when it was cut)."""
+        if sample.finish_reason != "low_confidence":
+            self.running -= 1
+            self.answered += sample.answer is not None
+
+    def stops(self, meter: ConfidenceMeter) -> bool:
+        if not self.gate.stops(meter) or (self.answered == 0 and self.running <= 1):
+            return False
+        self.running -= 1  # now, so samples checked before this one's end is reported see it gone
+        return True
 
 
 def record_confidence(sample: Sample, meter: ConfidenceMeter) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from aimo.problems import Problem
 from aimo.solve.budget import ProblemBudget
-from aimo.solve.confidence import ConfidenceGate
+from aimo.solve.confidence import ConfidenceGate, ProblemGate
 from aimo.solve.config import BudgetConfig, StrategyConfig
 from aimo.solve.planner import Planner, Start
 from aimo.solve.prompts import prompt_kinds
@@ -85,6 +85,8 @@ class ProblemSolver:
                 sample = Sample(problem_id=problem.id, index=len(samples), prompt_kind=kinds[len(samples)])
                 sample.max_tokens = plan.max_tokens
                 samples.append(sample)
+                if gate is not None:
+                    gate.started()
                 fill = self.runner.fill(
                     problem, sample, sample_deadline, max_tokens=plan.max_tokens, gate=gate
                 )
@@ -119,8 +121,10 @@ class ProblemSolver:
                     finished.append(sample)
                     if scorer is not None and sample.answer is not None:
                         await scorer.score(sample)
-                    if gate is not None and sample.finish_reason in _NATURAL_ENDS:
-                        gate.observe(confidence_measure(sample, "lowest_group"))
+                    if gate is not None:
+                        gate.ended(sample)
+                        if sample.finish_reason in _NATURAL_ENDS:
+                            gate.gate.observe(confidence_measure(sample, "lowest_group"))
                     if on_sample:
                         on_sample(sample)
                 if not done:
@@ -179,20 +183,20 @@ class ProblemSolver:
             result.reward_error = scorer.error
         return result
 
-    def _confidence_gate(self) -> ConfidenceGate | None:
+    def _confidence_gate(self) -> ProblemGate | None:
         """DeepConf online's gate for a problem, when the strategy asks for it: a new one per problem,
         or with `confidence_scope = "run"` one for all the problems this solver solves."""
         strategy = self.strategy
         if strategy.confidence_warmup <= 0:
             return None
-        if strategy.confidence_scope == "run" and self._run_gate is not None:
-            return self._run_gate
-        gate = ConfidenceGate(
-            strategy.confidence_warmup, strategy.confidence_keep, strategy.confidence_window
-        )
+        gate = self._run_gate
+        if gate is None or strategy.confidence_scope == "problem":
+            gate = ConfidenceGate(
+                strategy.confidence_warmup, strategy.confidence_keep, strategy.confidence_window
+            )
         if strategy.confidence_scope == "run":
             self._run_gate = gate
-        return gate
+        return ProblemGate(gate)
 
 
 def _left(deadline: float | None, now: float) -> float | None:

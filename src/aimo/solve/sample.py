@@ -38,7 +38,7 @@ from aimo.engines.base import (
     ends_inside_thinking,
 )
 from aimo.problems import Problem
-from aimo.solve.confidence import ConfidenceGate, ConfidenceMeter, record_confidence
+from aimo.solve.confidence import ConfidenceMeter, ProblemGate, record_confidence
 from aimo.solve.config import SamplingConfig, StrategyConfig
 from aimo.solve.prompts import PROMPTS
 from aimo.solve.scan import StreamScanner
@@ -115,7 +115,7 @@ class SampleRunner:
         sample: Sample,
         deadline: float | None = None,
         max_tokens: int | None = None,
-        gate: ConfidenceGate | None = None,
+        gate: ProblemGate | None = None,
     ) -> None:
         """Generate `sample` of `problem` in place (a cancelled sample keeps what it had so far).
 
