@@ -42,7 +42,6 @@ from aimo.engines.template import ChatTemplate, load_chat_template
 
 log = logging.getLogger(__name__)
 
-_RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
 _FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
@@ -51,6 +50,8 @@ _FINISH_REASONS: dict[str, FinishReason] = {
     "tool_calls": "tool_calls",
 }
 _TOP_LOGPROBS = 5
+# The connection to the server is gone: the endpoint is taken out, and a request that had streamed
+# nothing yet is tried again (elsewhere, when there is another endpoint).
 _CONNECTION_LOST = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
 
 
@@ -272,13 +273,12 @@ class OpenAIEngine:
         except httpx.HTTPError as exc:
             if isinstance(exc, _CONNECTION_LOST):
                 self._take_out(url, f"{type(exc).__name__}: {exc or 'connection failed'}")
-            if reader.deltas or not isinstance(exc, _RETRYABLE):
+            if reader.deltas or not isinstance(exc, _CONNECTION_LOST):
                 raise EngineError(
                     f"stream from {url} failed after {reader.deltas} chunks: {type(exc).__name__}: {exc}"
                 ) from exc
             raise _ServerError(
-                f"{type(exc).__name__}: {exc or 'connection failed'}",
-                connection_lost=isinstance(exc, _CONNECTION_LOST),
+                f"{type(exc).__name__}: {exc or 'connection failed'}", connection_lost=True
             ) from exc
         for chunk in reader.close(url):
             yield chunk
