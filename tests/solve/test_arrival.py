@@ -86,6 +86,20 @@ def test_online_never_cuts_the_last_running_sample_of_a_problem_without_an_answe
     assert all_at_once.tokens == 40 + 4 + 4 + 20 and all_at_once.samples == 3 and all_at_once.correct == 2
 
 
+def test_online_in_sampling_order_cuts_unsure_samples_while_more_are_to_start():
+    def recorded(answer: str, position: list[float]) -> TraceSample:
+        return TraceSample(answer=answer, meta={"logprobs": [position] * 20})
+
+    first = TraceProblem("a", "q", "7", (recorded("7", SURE), recorded("7", SURE)))
+    late_sure = TraceProblem(
+        "b", "q", "5", (recorded("4", UNSURE), recorded("4", UNSURE), recorded("5", SURE))
+    )
+    online = OnlineConfidence(warmup=2, keep=90, window=4, scope="run")
+    one_at_a_time = replay_rule([first, late_sure], "", width=1, online=online)
+    # The first unsure sample is not b's last hope (two more are to start): cut like the second.
+    assert one_at_a_time.tokens == 40 + 4 + 4 + 20 and one_at_a_time.correct == 2
+
+
 def test_reward_model_votes_on_recorded_scores_beat_majority(shared_data):
     problems = load_traces(shared_data / "traces" / "math_cot_100.jsonl")
     majority = replay_rule(problems, "")

@@ -140,3 +140,32 @@ def test_the_gate_spares_a_problems_last_running_sample_while_it_has_no_answer()
     _, b = asyncio.run(solve_problems(ReplayEngine(traces, chunk_tokens=4), problems, settings))
     ends = sorted(s.finish_reason for s in b.samples)
     assert ends == ["boxed", "low_confidence", "low_confidence"] and b.answer is not None
+
+
+def test_one_at_a_time_the_gate_cuts_unsure_samples_while_more_are_to_start():
+    traces = [
+        TraceProblem("a", "What is 6 times 7?", "42", (_recorded("42", SURE), _recorded("42", SURE))),
+        TraceProblem(
+            "b",
+            "What is 5 times 8?",
+            "40",
+            (_recorded("41", UNSURE), _recorded("41", UNSURE), _recorded("40", SURE)),
+        ),
+    ]
+    problems = [Problem("a", "What is 6 times 7?", "42"), Problem("b", "What is 5 times 8?", "40")]
+    strategy = StrategyConfig(
+        samples=3,
+        in_flight=1,
+        confidence_warmup=2,
+        confidence_window=8,
+        greedy_first=False,
+        confidence_scope="run",
+    )
+    settings = RunSettings(strategy, SamplingConfig(max_tokens=100), BudgetConfig())
+    _, b = asyncio.run(solve_problems(ReplayEngine(traces, chunk_tokens=4), problems, settings))
+    assert [s.finish_reason for s in sorted(b.samples, key=lambda s: s.index)] == [
+        "low_confidence",
+        "low_confidence",
+        "boxed",
+    ]
+    assert b.answer == "40"

@@ -9,9 +9,10 @@ why agreement among the first finishers (the shortest answers) is weaker evidenc
 DeepConf online (`OnlineConfidence`) runs on samples that recorded per-token logprobs
 (`meta["logprobs"]`): the first `warmup` samples to finish set the threshold at the moment the last
 of them arrives; from then on every running sample is cut at the first token whose group confidence
-is below it, and a cut sample does not vote; but a problem's last running sample is not cut while no
-answer has arrived (as `aimo.solve.confidence.ProblemGate`). With `scope="run"` the warm-up counts
-the first problems' samples (in trace order) and its threshold holds for every problem after.
+is below it, and a cut sample does not vote; but while no answer has arrived, a problem's last running
+sample is not cut when no more are to start (as `aimo.solve.confidence.ProblemGate`). With
+`scope="run"` the warm-up counts the first problems' samples (in trace order) and its threshold holds
+for every problem after.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def replay_problem(
             continue  # superseded by an earlier cut
         sample = samples[index]
         was_cut = ends[index][1]
-        if was_cut and _last_hope(index, now, ends, arrived):  # spared, as `ProblemGate` does
+        if was_cut and next_index >= total and _last_hope(index, now, ends, arrived):  # as `ProblemGate`
             ends[index] = (started[index] + sample.completion_tokens, False)
             heapq.heappush(queue, (ends[index][0], index))
             continue
@@ -159,7 +160,8 @@ def _end(sample: Sample, start: int, gate: ConfidenceGate | None, known_at: int)
 
 
 def _last_hope(index: int, now: int, ends: dict[int, tuple[int, bool]], arrived: Sequence[Sample]) -> bool:
-    """Whether sample `index` is its problem's last running sample and no answer has arrived."""
+    """Whether sample `index` is its problem's last running sample and no answer has arrived (the
+    caller checks that no more samples are to start)."""
     others_running = any(end > now for other, (end, _) in ends.items() if other != index)
     return not others_running and all(s.answer is None for s in arrived)
 

@@ -212,12 +212,14 @@ class ConfidenceGate:
 
 
 class ProblemGate:
-    """One problem's use of a gate (its own, or the run's): the gate never cuts the problem's last
-    running sample while the problem has no answer, so a problem whose traces are all unsure (which a
-    run-wide threshold can meet) still answers. The solver reports each sample's start and end."""
+    """One problem's use of a gate (its own, or the run's): while the problem has no answer, the gate
+    never cuts its last hope of one (the last running sample, when no more are to start), so a problem
+    whose traces are all unsure (which a run-wide threshold can meet) still answers. The solver reports
+    each sample's start and end; `planned`: the samples it means to start."""
 
-    def __init__(self, gate: ConfidenceGate) -> None:
+    def __init__(self, gate: ConfidenceGate, planned: int) -> None:
         self.gate = gate
+        self.to_start = planned
         self.running = 0
         self.answered = 0
 
@@ -227,6 +229,7 @@ class ProblemGate:
 
     def started(self) -> None:
         self.running += 1
+        self.to_start = max(0, self.to_start - 1)
 
     def ended(self, sample: Sample) -> None:
         """A sample ended (a cut one was counted when it was cut)."""
@@ -235,7 +238,7 @@ class ProblemGate:
             self.answered += sample.answer is not None
 
     def stops(self, meter: ConfidenceMeter) -> bool:
-        if not self.gate.stops(meter) or (self.answered == 0 and self.running <= 1):
+        if not self.gate.stops(meter) or (self.answered == 0 and self.running + self.to_start <= 1):
             return False
         self.running -= 1  # now, so samples checked before this one's end is reported see it gone
         return True

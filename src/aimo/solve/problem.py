@@ -75,7 +75,7 @@ class ProblemSolver:
             return ProblemResult(problem.id, None, {}, [], "deadline", 0.0, gold=problem.answer)
         samples: list[Sample] = []
         tasks: dict[asyncio.Task[None], Sample] = {}
-        gate = self._confidence_gate()
+        gate = self._confidence_gate(n)
         scorer = RewardScorer(self.vote.reward_model, problem.text) if self.vote.reward_model else None
 
         def launch(plan: Start) -> None:
@@ -183,9 +183,10 @@ class ProblemSolver:
             result.reward_error = scorer.error
         return result
 
-    def _confidence_gate(self) -> ProblemGate | None:
-        """DeepConf online's gate for a problem, when the strategy asks for it: a new one per problem,
-        or with `confidence_scope = "run"` one for all the problems this solver solves."""
+    def _confidence_gate(self, planned: int) -> ProblemGate | None:
+        """DeepConf online's gate for a problem of `planned` samples, when the strategy asks for it: a
+        new one per problem, or with `confidence_scope = "run"` one for all the problems this solver
+        solves."""
         strategy = self.strategy
         if strategy.confidence_warmup <= 0:
             return None
@@ -196,7 +197,7 @@ class ProblemSolver:
             )
         if strategy.confidence_scope == "run":
             self._run_gate = gate
-        return ProblemGate(gate)
+        return ProblemGate(gate, planned)
 
 
 def _left(deadline: float | None, now: float) -> float | None:
