@@ -16,6 +16,16 @@ SURE = [-0.01, -6.0, -7.0]
 UNSURE = [-0.7, -0.8, -1.0]
 
 
+def _recorded(answer: str, position: list[float], tokens: int = 20) -> TraceSample:
+    """A recorded sample whose every token has the top log-probabilities `position`."""
+    return TraceSample(answer=answer, meta={"logprobs": [position] * tokens})
+
+
+# Two sure samples: with a run-wide warm-up of 2 they set the threshold for the problems after.
+WARMUP = TraceProblem("a", "q", "7", (_recorded("7", SURE), _recorded("7", SURE)))
+RUN_WIDE = OnlineConfidence(warmup=2, keep=90, window=4, scope="run")
+
+
 def _problem(*samples: tuple[str, int]) -> TraceProblem:
     recorded = tuple(TraceSample(answer=a, completion_tokens=t) for a, t in samples)
     return TraceProblem("p", "a problem", "7", recorded)
@@ -41,11 +51,8 @@ def test_a_pool_starts_the_next_sample_when_one_ends_and_pays_running_ones_up_to
 
 
 def test_online_confidence_cuts_unsure_traces_after_the_warmup_and_they_do_not_vote():
-    def recorded(answer: str, position: list[float], tokens: int) -> TraceSample:
-        return TraceSample(answer=answer, meta={"logprobs": [position] * tokens})
-
     problem = TraceProblem(
-        "p", "q", "7", (recorded("7", SURE, 20), recorded("7", SURE, 20), recorded("5", UNSURE, 40))
+        "p", "q", "7", (_recorded("7", SURE, 20), _recorded("7", SURE, 20), _recorded("5", UNSURE, 40))
     )
     online = OnlineConfidence(warmup=2, keep=90, window=4)
     replayed = replay_problem(problem, [], width=1, online=online)
@@ -57,45 +64,29 @@ def test_online_confidence_cuts_unsure_traces_after_the_warmup_and_they_do_not_v
 
 
 def test_online_run_scope_sets_one_threshold_from_the_first_problems_for_all_after():
-    def recorded(answer: str, position: list[float]) -> TraceSample:
-        return TraceSample(answer=answer, meta={"logprobs": [position] * 20})
-
-    first = TraceProblem("a", "q", "7", (recorded("7", SURE), recorded("7", SURE)))
-    second = TraceProblem("b", "q", "7", (recorded("7", SURE), recorded("5", UNSURE)))
+    second = TraceProblem("b", "q", "7", (_recorded("7", SURE), _recorded("5", UNSURE)))
     online = OnlineConfidence(warmup=2, keep=90, window=4)
-    per_problem = replay_rule([first, second], "", online=online)
-    run_wide = replay_rule(
-        [first, second], "", online=OnlineConfidence(warmup=2, keep=90, window=4, scope="run")
-    )
+    per_problem = replay_rule([WARMUP, second], "", online=online)
+    run_wide = replay_rule([WARMUP, second], "", online=RUN_WIDE)
     assert per_problem.tokens == 80 and per_problem.samples == 4  # each problem's warm-up is all it has
     assert run_wide.tokens == 40 + 20 + 4 and run_wide.samples == 3  # b's unsure trace cut at 4 tokens
     assert "scope=run" in run_wide.rule
 
 
 def test_online_never_cuts_the_last_running_sample_of_a_problem_without_an_answer():
-    def recorded(answer: str, position: list[float]) -> TraceSample:
-        return TraceSample(answer=answer, meta={"logprobs": [position] * 20})
-
-    first = TraceProblem("a", "q", "7", (recorded("7", SURE), recorded("7", SURE)))
     unsure = TraceProblem(
-        "b", "q", "5", (recorded("5", UNSURE), recorded("4", UNSURE), recorded("5", UNSURE))
+        "b", "q", "5", (_recorded("5", UNSURE), _recorded("4", UNSURE), _recorded("5", UNSURE))
     )
-    online = OnlineConfidence(warmup=2, keep=90, window=4, scope="run")
-    all_at_once = replay_rule([first, unsure], "", width=3, online=online)
+    all_at_once = replay_rule([WARMUP, unsure], "", width=3, online=RUN_WIDE)
     # Two of b's samples are cut at their first window; the third, the last hope, runs to its answer.
     assert all_at_once.tokens == 40 + 4 + 4 + 20 and all_at_once.samples == 3 and all_at_once.correct == 2
 
 
 def test_online_in_sampling_order_cuts_unsure_samples_while_more_are_to_start():
-    def recorded(answer: str, position: list[float]) -> TraceSample:
-        return TraceSample(answer=answer, meta={"logprobs": [position] * 20})
-
-    first = TraceProblem("a", "q", "7", (recorded("7", SURE), recorded("7", SURE)))
     late_sure = TraceProblem(
-        "b", "q", "5", (recorded("4", UNSURE), recorded("4", UNSURE), recorded("5", SURE))
+        "b", "q", "5", (_recorded("4", UNSURE), _recorded("4", UNSURE), _recorded("5", SURE))
     )
-    online = OnlineConfidence(warmup=2, keep=90, window=4, scope="run")
-    one_at_a_time = replay_rule([first, late_sure], "", width=1, online=online)
+    one_at_a_time = replay_rule([WARMUP, late_sure], "", width=1, online=RUN_WIDE)
     # The first unsure sample is not b's last hope (two more are to start): cut like the second.
     assert one_at_a_time.tokens == 40 + 4 + 4 + 20 and one_at_a_time.correct == 2
 
