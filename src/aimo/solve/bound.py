@@ -18,7 +18,7 @@ from aimo.engines.traces import TraceProblem
 from aimo.solve.arrival import replay_problem
 from aimo.solve.stopping import AgreeRule
 from aimo.solve.types import AgreeReason, RuleReason
-from aimo.solve.voting import weigh_answers
+from aimo.solve.voting import weigh_answers, winner
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,8 @@ class KnowsTheAnswer:
         weights: Sequence[float] | None = None,
         max_weight: float = 1.0,
     ) -> RuleReason | None:
-        counts = weigh_answers(answers, weights)
-        if not counts:
-            return None
-        leader = max(counts, key=counts.__getitem__)
-        return AgreeReason("oracle") if self.right(leader) else None
+        leader = winner(weigh_answers(answers, weights))
+        return AgreeReason("oracle") if leader is not None and self.right(leader) else None
 
 
 @dataclass(frozen=True)

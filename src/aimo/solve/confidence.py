@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aimo.solve.types import Sample
+from aimo.solve.voting import confidence_measure
 
 DEFAULT_WINDOW = 2048
 DEFAULT_TAIL = 2048
@@ -75,7 +76,7 @@ class ConfidenceMeter:
         window: int = DEFAULT_WINDOW,
         tail: int = DEFAULT_TAIL,
         keep_series: bool = False,
-        gate: ConfidenceGate | ProblemGate | None = None,
+        gate: ProblemGate | None = None,
     ) -> None:
         """`keep_series`: keep the per-token top-k logprobs (`series`); `gate`: the problem's online
         threshold that `below_gate` checks."""
@@ -231,8 +232,11 @@ class ProblemGate:
         self.running += 1
         self.to_start = max(0, self.to_start - 1)
 
-    def ended(self, sample: Sample) -> None:
-        """A sample ended (a cut one was counted when it was cut)."""
+    def ended(self, sample: Sample, natural: bool) -> None:
+        """A sample ended (a cut one was counted when it was cut); one that reached its end by itself
+        (`natural`) counts toward the warm-up."""
+        if natural:
+            self.gate.observe(confidence_measure(sample, "lowest_group"))
         if sample.finish_reason != "low_confidence":
             self.running -= 1
             self.answered += sample.answer is not None

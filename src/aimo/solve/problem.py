@@ -20,7 +20,6 @@ from aimo.solve.stopping import StopRule, check_stop
 from aimo.solve.types import ProblemResult, Sample, SampleEnd, StopReason
 from aimo.solve.voting import (
     VoteConfig,
-    confidence_measure,
     leader_margin,
     max_sample_weight,
     sample_weights,
@@ -122,9 +121,7 @@ class ProblemSolver:
                     if scorer is not None and sample.answer is not None:
                         await scorer.score(sample)
                     if gate is not None:
-                        gate.ended(sample)
-                        if sample.finish_reason in _NATURAL_ENDS:
-                            gate.gate.observe(confidence_measure(sample, "lowest_group"))
+                        gate.ended(sample, natural=sample.finish_reason in _NATURAL_ENDS)
                     if on_sample:
                         on_sample(sample)
                 if not done:
@@ -190,11 +187,9 @@ class ProblemSolver:
         strategy = self.strategy
         if strategy.confidence_warmup <= 0:
             return None
-        gate = self._run_gate
-        if gate is None or strategy.confidence_scope == "problem":
-            gate = ConfidenceGate(
-                strategy.confidence_warmup, strategy.confidence_keep, strategy.confidence_window
-            )
+        gate = self._run_gate or ConfidenceGate(  # the run's gate is only ever set with scope "run"
+            strategy.confidence_warmup, strategy.confidence_keep, strategy.confidence_window
+        )
         if strategy.confidence_scope == "run":
             self._run_gate = gate
         return ProblemGate(gate, planned)
