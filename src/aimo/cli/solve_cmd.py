@@ -20,8 +20,8 @@ from aimo.config import RunConfig
 from aimo.engines.factory import open_engine
 from aimo.errors import AimoError
 from aimo.problems import FieldNames, Problem, load_problems, problem_from_text
-from aimo.solve.records import RecordWriter, read_records
-from aimo.solve.run import RunSettings, problems_from_traces, sandbox_for, solve_problems
+from aimo.solve.records import RecordWriter
+from aimo.solve.run import RunSettings, problems_from_traces, results_in, sandbox_for, solve_problems
 from aimo.solve.types import ProblemResult
 
 err = Console(stderr=True)
@@ -85,13 +85,6 @@ def solve(
         if writer:
             writer.close()
     _print_summary(new, earlier, len(problems), time.monotonic() - started)
-
-
-def results_in(output: Path | None) -> list[ProblemResult]:
-    """The problem results already in a results file (for --resume)."""
-    if output is None:
-        return []
-    return [ProblemResult.from_record(r) for r in read_records(output) if r.get("kind") == "problem"]
 
 
 async def _solve(

@@ -19,7 +19,7 @@ import os
 import platform
 import shutil
 import subprocess
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -213,6 +213,12 @@ class RunDir:
         _rewrite(self.problems_path, problems)
         _rewrite(self.samples_path, samples)
         return done
+
+    def samples_as_finished(self, repeat: int) -> Iterator[Sample]:
+        """One repeat's samples in the order they finished (the order samples.jsonl was written in)."""
+        for record in read_records(self.samples_path):
+            if record["repeat"] == repeat:
+                yield Sample.from_record(_strip(record))
 
     def records(self) -> list[EvalRecord]:
         """Every finished problem with its samples, by repeat then position."""

@@ -187,6 +187,7 @@ async def _run_pooled(
         solver = pooled_solver(
             engine_for_repeat(engine, seed, repeat), info.config.strategy, sampling, slots, sandbox
         )
+        solver.resume_run_gate(run.samples_as_finished(repeat))
         jobs += [Job(problem, solver, repeat) for problem in todo]
     await solve_pool(
         jobs,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from aimo.problems import Problem
 from aimo.solve.budget import ProblemBudget
@@ -20,6 +20,7 @@ from aimo.solve.stopping import StopRule, check_stop
 from aimo.solve.types import ProblemResult, Sample, SampleEnd, StopReason
 from aimo.solve.voting import (
     VoteConfig,
+    confidence_measure,
     leader_margin,
     max_sample_weight,
     sample_weights,
@@ -184,15 +185,33 @@ class ProblemSolver:
         """DeepConf online's gate for a problem of `planned` samples, when the strategy asks for it: a
         new one per problem, or with `confidence_scope = "run"` one for all the problems this solver
         solves."""
+        gate = self._run_gate or self._new_gate()
+        return None if gate is None else ProblemGate(gate, planned)
+
+    def _new_gate(self) -> ConfidenceGate | None:
+        """A fresh gate (kept as the run's with scope "run"); None when the strategy has no gate."""
         strategy = self.strategy
         if strategy.confidence_warmup <= 0:
             return None
-        gate = self._run_gate or ConfidenceGate(  # the run's gate is only ever set with scope "run"
+        gate = ConfidenceGate(
             strategy.confidence_warmup, strategy.confidence_keep, strategy.confidence_window
         )
         if strategy.confidence_scope == "run":
             self._run_gate = gate
-        return ProblemGate(gate, planned)
+        return gate
+
+    def resume_run_gate(self, finished: Iterable[Sample]) -> None:
+        """Give a resumed run back its run-wide confidence threshold: the samples it finished before,
+        in the order they finished, warm the gate up as they did then (without this the rest of the
+        run would warm up again, on other traces). Reads `finished` only until the warm-up is full."""
+        if self.strategy.confidence_scope != "run":
+            return
+        gate = self._run_gate or self._new_gate()
+        for sample in finished:
+            if gate is None or gate.threshold is not None:
+                return
+            if sample.finish_reason in _NATURAL_ENDS:
+                gate.observe(confidence_measure(sample, "lowest_group"))
 
 
 def _left(deadline: float | None, now: float) -> float | None:

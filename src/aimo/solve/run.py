@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aimo.answers import GradeMode
@@ -19,7 +20,7 @@ from aimo.solve.problem import ProblemSolver, SampleCallback
 from aimo.solve.records import RecordWriter, read_records
 from aimo.solve.sample import SampleRunner
 from aimo.solve.sessions import SessionSource
-from aimo.solve.types import ProblemResult
+from aimo.solve.types import ProblemResult, Sample
 
 if TYPE_CHECKING:
     from aimo.sandbox import SandboxConfig
@@ -48,11 +49,17 @@ def problems_from_traces(path: str) -> list[Problem]:
     ]
 
 
-def finished_ids(output: RecordWriter | None) -> set[str]:
-    """Problems already in an output file (for --resume)."""
-    if output is None:
-        return set()
-    return {r["problem_id"] for r in read_records(output.path) if r.get("kind") == "problem"}
+def results_in(path: Path | None) -> list[ProblemResult]:
+    """The problem results already in a results file (for --resume), in the order they were solved."""
+    if path is None:
+        return []
+    return [ProblemResult.from_record(r) for r in read_records(path) if r.get("kind") == "problem"]
+
+
+def samples_as_finished(results: Iterable[ProblemResult]) -> Iterator[Sample]:
+    """The samples of problems solved one after another, in the order they finished."""
+    for result in results:
+        yield from sorted(result.samples, key=lambda s: s.ended or 0.0)
 
 
 @contextlib.asynccontextmanager
@@ -152,9 +159,11 @@ async def solve_problems(
 
     With a time budget (and `BudgetConfig.planner` on) the planner decides each problem's samples
     from the engine's measured speed; the budget's clock starts before any calibration."""
-    done = finished_ids(output)
+    earlier = results_in(output.path if output is not None else None)
+    done = {r.problem_id for r in earlier}
     todo = [p for p in problems if p.id not in done]
     run = await RunSolver.start(engine, settings, sandbox, n_problems=len(todo) or 1, clock=clock)
+    run.solver.resume_run_gate(samples_as_finished(earlier))
     results: list[ProblemResult] = []
     streak = FailureStreak(len(todo))
     try:
