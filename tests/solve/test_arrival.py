@@ -63,6 +63,22 @@ def test_online_confidence_cuts_unsure_traces_after_the_warmup_and_they_do_not_v
     assert concurrent.cut == 1 and concurrent.tokens == 20 + 20 + 21
 
 
+def test_first_window_triage_cuts_the_less_sure_half_one_window_in_not_on_later_dips():
+    dips_late = TraceSample(answer="7", meta={"logprobs": [SURE] * 4 + [UNSURE] * 16})
+    problem = TraceProblem(
+        "p", "q", "7", (_recorded("7", SURE), dips_late, _recorded("5", UNSURE), _recorded("5", UNSURE))
+    )
+    triage = OnlineConfidence(warmup=8, keep=50, window=4, warmup_on="first_window")
+    at_once = replay_problem(problem, [], width=4, online=triage)
+    # All four report their first window at t=4; the threshold (their median) cuts both unsure ones.
+    assert (at_once.answer, at_once.cut, at_once.tokens) == ("7", 2, 20 + 20 + 4 + 4)
+    # One at a time the warm-up (all 4 samples, the most a problem has) ends with the last one's window.
+    one_by_one = replay_problem(problem, [], width=1, online=triage)
+    assert (one_by_one.cut, one_by_one.tokens) == (1, 20 + 20 + 20 + 4)
+    finished = replay_problem(problem, [], width=4, online=OnlineConfidence(warmup=2, keep=50, window=4))
+    assert finished.cut == 0  # DeepConf's warm-up ends when the samples do: nothing left to cut
+
+
 def test_online_run_scope_sets_one_threshold_from_the_first_problems_for_all_after():
     second = TraceProblem("b", "q", "7", (_recorded("7", SURE), _recorded("5", UNSURE)))
     online = OnlineConfidence(warmup=2, keep=90, window=4)
@@ -118,3 +134,5 @@ def test_simulate_stopping_cli_takes_width_vote_and_online(shared_data):
     assert bad.exit_code != 0 and "could not convert" in bad.output
     bad_scope = CliRunner().invoke(app, [*args, "--online", "scope=everything"])
     assert bad_scope.exit_code != 0 and "online scope must be" in bad_scope.output
+    run_triage = CliRunner().invoke(app, [*args, "--online", "warmup_on=first_window,scope=run"])
+    assert run_triage.exit_code != 0 and "needs scope=problem" in run_triage.output

@@ -9,6 +9,7 @@ import pytest
 from aimo.solve.confidence import (
     ConfidenceGate,
     ConfidenceMeter,
+    ProblemGate,
     first_below,
     percentile,
     summarize,
@@ -80,6 +81,23 @@ def test_gate_rejects_bad_settings() -> None:
         ConfidenceGate(warmup=0)
     with pytest.raises(ValueError):
         ConfidenceGate(keep=0)
+    with pytest.raises(ValueError, match="first_window"):
+        ConfidenceGate(warmup_on="halfway")  # type: ignore[arg-type]
+
+
+def test_first_window_triage_warms_up_and_checks_on_first_windows_only() -> None:
+    gate = ConfidenceGate(warmup=2, keep=50, window=2, warmup_on="first_window")
+    problem = ProblemGate(gate, planned=3)
+    sure, unsure = ConfidenceMeter(window=2, gate=problem), ConfidenceMeter(window=2, gate=problem)
+    sure.add([SURE, SURE])
+    assert not sure.below_gate() and gate.threshold is None  # its first window is half the warm-up
+    unsure.add([UNSURE, UNSURE])
+    assert unsure.below_gate()  # completes the warm-up, and is the less sure half
+    assert gate.threshold == pytest.approx((token_confidence(SURE) + token_confidence(UNSURE)) / 2)
+    sure.add([UNSURE, UNSURE])
+    assert not sure.below_gate()  # a later unsure window is not checked: the triage is the first one
+    assert gate.counts_at_end(1) and not gate.counts_at_end(2)  # shorter than a window: at its end
+    assert ConfidenceGate(window=2).counts_at_end(2)  # DeepConf's warm-up: every finished sample
 
 
 def _sample(answer: str, index: int, **fields: object) -> Sample:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from pydantic import ValidationError
+
 from aimo.engines.replay import ReplayEngine
 from aimo.engines.traces import TraceProblem, TraceSample, load_traces
 from aimo.problems import Problem
@@ -169,3 +172,25 @@ def test_one_at_a_time_the_gate_cuts_unsure_samples_while_more_are_to_start():
         "boxed",
     ]
     assert b.answer == "40"
+
+
+def test_first_window_triage_cuts_the_unsure_sample_one_window_in_when_all_run_at_once():
+    strategy = StrategyConfig(
+        samples=4,
+        confidence_warmup=8,  # a problem's own warm-up: at most its 4 samples
+        confidence_keep=50,
+        confidence_window=8,
+        confidence_warmup_on="first_window",
+        greedy_first=False,
+    )
+    result = _solve(strategy)
+    unsure = next(s for s in result.samples if s.index == 2)
+    assert unsure.finish_reason == "low_confidence" and unsure.completion_tokens < TOKENS
+    assert result.votes == {"42": 3.0}
+    finished = _solve(strategy.model_copy(update={"confidence_warmup_on": "finished"}))
+    assert finished.votes == {"42": 3.0, "41": 1.0}  # a finished warm-up comes too late to cut
+
+
+def test_first_window_triage_is_per_problem_only():
+    with pytest.raises(ValidationError, match="needs confidence_scope"):
+        StrategyConfig(confidence_warmup=8, confidence_warmup_on="first_window", confidence_scope="run")

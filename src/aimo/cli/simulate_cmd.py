@@ -65,7 +65,8 @@ def stopping(
         str | None,
         typer.Option(
             help='DeepConf online on traces with recorded logprobs: "warmup=16,keep=90,window=2048"; '
-            "scope=run: one threshold from the first problems' samples for all after."
+            "scope=run: one threshold from the first problems' samples for all after; "
+            "warmup_on=first_window: each problem's samples set its threshold at their first window."
         ),
     ] = None,
     bound: Annotated[
@@ -116,7 +117,7 @@ def _online(spec: str) -> dict[str, float | str]:
     as int)."""
     values: dict[str, float | str] = {}
     for name, value in parse_vote(spec).items():
-        if name == "scope":
+        if name in ("scope", "warmup_on"):
             values[name] = str(value)
             continue
         number = float(str(value))

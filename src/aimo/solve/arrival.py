@@ -25,10 +25,20 @@ from typing import Literal
 
 from aimo.engines.replay import CHARS_PER_TOKEN
 from aimo.engines.traces import TraceProblem, TraceSample
-from aimo.solve.confidence import DEFAULT_WINDOW, ConfidenceGate, first_below, summarize
+from aimo.solve.confidence import (
+    DEFAULT_WINDOW,
+    ConfidenceGate,
+    ConfidenceMeter,
+    WarmupOn,
+    first_below,
+    is_below,
+    summarize,
+)
 from aimo.solve.stopping import StopRule, check_stop
 from aimo.solve.types import Sample, sample_fields_from_meta
 from aimo.solve.voting import VoteConfig, max_sample_weight, sample_weights, tally, winner
+
+_WINDOW, _END = 0, 1  # replay events: a sample's first full window (warm-up), a sample's end
 
 
 @dataclass(frozen=True)
@@ -39,14 +49,19 @@ class OnlineConfidence:
     keep: float = 90.0
     window: int = DEFAULT_WINDOW
     scope: Literal["problem", "run"] = "problem"  # "run": one threshold from the first problems' samples
+    warmup_on: WarmupOn = "finished"  # "first_window": each sample's first full window (scope "problem")
 
     def __post_init__(self) -> None:
         if self.scope not in ("problem", "run"):
             raise ValueError(f'online scope must be "problem" or "run", not {self.scope!r}')
+        if self.warmup_on == "first_window" and self.scope != "problem":
+            raise ValueError("online warmup_on=first_window needs scope=problem")
 
-    def gate(self) -> ConfidenceGate:
-        """A gate with these settings, before its warm-up."""
-        return ConfidenceGate(self.warmup, self.keep, self.window)
+    def gate(self, samples: int | None = None) -> ConfidenceGate:
+        """A gate with these settings, before its warm-up; a problem's own (of `samples`) warms up on
+        at most all of them."""
+        warmup = min(self.warmup, samples) if samples and self.scope == "problem" else self.warmup
+        return ConfidenceGate(warmup, self.keep, self.window, self.warmup_on)
 
 
 @dataclass(frozen=True)
@@ -96,10 +111,10 @@ def replay_problem(
     samples = [as_sample(problem, i, s, window) for i, s in enumerate(recorded)]
     total = len(samples)
     if gate is None and online is not None:
-        gate = online.gate()
+        gate = online.gate(total)
     started: dict[int, int] = {}  # sample index -> start time
     ends: dict[int, tuple[int, bool]] = {}  # sample index -> (end time, cut for low confidence)
-    queue: list[tuple[int, int]] = []  # (end time, index)
+    queue: list[tuple[int, int, int]] = []  # (time, event, index): _WINDOW before _END at one time
     arrived: list[Sample] = []
     next_index, now, cut = 0, 0, 0
 
@@ -107,33 +122,45 @@ def replay_problem(
         started[index] = at
         end, was_cut = _end(samples[index], at, gate, at)
         ends[index] = (end, was_cut)
-        heapq.heappush(queue, (end, index))
+        heapq.heappush(queue, (end, _END, index))
+        if gate is not None and not gate.counts_at_end(samples[index].completion_tokens):
+            heapq.heappush(queue, (at + gate.window, _WINDOW, index))
+
+    def warm_up(value: float | None) -> None:
+        """One warm-up observation; when it completes the warm-up, re-cut the running samples."""
+        assert gate is not None
+        gate.observe(value)
+        if gate.threshold is None:
+            return
+        for other, (end, _) in list(ends.items()):
+            if end > now:
+                new_end, was = _end(samples[other], started[other], gate, now)
+                if new_end < end:
+                    ends[other] = (new_end, was)
+                    heapq.heappush(queue, (new_end, _END, other))
 
     while next_index < min(width, total):
         start(next_index, 0)
         next_index += 1
     while queue:
-        now, index = heapq.heappop(queue)
+        now, event, index = heapq.heappop(queue)
+        if event == _WINDOW:
+            if gate is not None and gate.threshold is None and ends[index][0] >= now:
+                warm_up(_first_group(samples[index], gate.window))
+            continue
         if ends[index][0] != now:
             continue  # superseded by an earlier cut
         sample = samples[index]
         was_cut = ends[index][1]
         if was_cut and next_index >= total and _last_hope(index, now, ends, arrived):  # as `ProblemGate`
             ends[index] = (started[index] + sample.completion_tokens, False)
-            heapq.heappush(queue, (ends[index][0], index))
+            heapq.heappush(queue, (ends[index][0], _END, index))
             continue
         cut += was_cut
         if not was_cut:
             arrived.append(sample)
-            if gate is not None and gate.threshold is None:
-                gate.observe(_lowest(sample))
-                if gate.threshold is not None:  # known from now on: re-cut the running samples
-                    for other, (end, _) in list(ends.items()):
-                        if end > now:
-                            new_end, was = _end(samples[other], started[other], gate, now)
-                            if new_end < end:
-                                ends[other] = (new_end, was)
-                                heapq.heappush(queue, (new_end, other))
+            if gate is not None and gate.threshold is None and gate.counts_at_end(sample.completion_tokens):
+                warm_up(_lowest(sample))
         if next_index < total:
             start(next_index, now)
             next_index += 1
@@ -153,7 +180,11 @@ def _end(sample: Sample, start: int, gate: ConfidenceGate | None, known_at: int)
     series = sample.logprobs
     if gate is None or gate.threshold is None or not series:
         return natural, False
-    at = first_below(series, gate.threshold, gate.window, after=max(0, known_at - start))
+    if gate.warmup_on == "first_window":  # a triage of the first window, once both are known
+        first = _first_group(sample, gate.window)
+        at = max(gate.window, known_at - start) if is_below(first, gate.threshold) else None
+    else:
+        at = first_below(series, gate.threshold, gate.window, after=max(0, known_at - start))
     if at is None or start + at >= natural:
         return natural, False
     return start + at, True
@@ -164,6 +195,13 @@ def _last_hope(index: int, now: int, ends: dict[int, tuple[int, bool]], arrived:
     caller checks that no more samples are to start)."""
     others_running = any(end > now for other, (end, _) in ends.items() if other != index)
     return not others_running and all(s.answer is None for s in arrived)
+
+
+def _first_group(sample: Sample, window: int) -> float | None:
+    """A recorded sample's group confidence over its first full window (None without logprobs)."""
+    meter = ConfidenceMeter(window, 1)
+    meter.add((sample.logprobs or [])[:window])
+    return meter.group
 
 
 def _lowest(sample: Sample) -> float | None:

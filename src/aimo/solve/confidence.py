@@ -23,6 +23,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from aimo.solve.types import Sample
 from aimo.solve.voting import confidence_measure
@@ -31,6 +32,8 @@ DEFAULT_WINDOW = 2048
 DEFAULT_TAIL = 2048
 MEASURES = ("lowest_group", "tail", "bottom10", "mean")
 _RECORD_DIGITS = 3
+
+WarmupOn = Literal["finished", "first_window"]
 
 
 def token_confidence(top_logprobs: Sequence[float]) -> float:
@@ -93,6 +96,8 @@ class ConfidenceMeter:
         self._tail: deque[tuple[float, float]] = deque(maxlen=tail)
         self.series: list[list[float]] | None = [] if keep_series else None
         self.gate = gate
+        self.first_group: float | None = None  # the group confidence of the first full window
+        self.reported = False  # `first_group` was counted toward a `first_window` warm-up
 
     def add(self, logprobs: Iterable[Sequence[float]]) -> None:
         for position in logprobs:
@@ -107,6 +112,8 @@ class ConfidenceMeter:
             if len(self._window) == self.window:
                 group = self._window_sum / self.window
                 self._groups.append(group)
+                if self.first_group is None:
+                    self.first_group = group
             self._tail.append((conf, entropy))
             if self.series is not None:
                 self.series.append([round(lp, _RECORD_DIGITS) for lp in position])
@@ -158,12 +165,12 @@ def first_below(
     for index, position in enumerate(logprobs):
         meter.add((position,))
         group = meter.group
-        if index + 1 > after and _below(group, threshold):
+        if index + 1 > after and is_below(group, threshold):
             return index + 1
     return None
 
 
-def _below(group: float | None, threshold: float) -> bool:
+def is_below(group: float | None, threshold: float) -> bool:
     """Whether a group confidence is below a threshold, beyond the rounding of running sums (a trace
     exactly as confident as the warm-up trace that set the threshold is not stopped)."""
     return group is not None and group < threshold - 1e-9 * abs(threshold)
@@ -185,17 +192,33 @@ class ConfidenceGate:
     `100 - keep` percentile of their lowest group confidence, so about `keep`% of traces like them
     would pass); from then on a running sample stops as soon as its group confidence falls below it.
 
+    With `warmup_on="first_window"` (a triage of a problem's samples one window in) the warm-up
+    counts each sample's group confidence over its first full window instead (a sample shorter than a
+    window: its own, at its end), and the threshold is checked against that same first window: a
+    sample whose first window is below it stops as soon as both are known; later windows are not
+    checked. Samples that all run at once set their problem's threshold a window in, and the least
+    sure `100 - keep`% of them stop there.
+
     The gate holds under concurrency: samples that started before the threshold was known are checked
     against it as soon as it is, and a warm-up sample cut short by a stop rule does not count."""
 
-    def __init__(self, warmup: int = 16, keep: float = 90.0, window: int = DEFAULT_WINDOW) -> None:
+    def __init__(
+        self,
+        warmup: int = 16,
+        keep: float = 90.0,
+        window: int = DEFAULT_WINDOW,
+        warmup_on: WarmupOn = "finished",
+    ) -> None:
         if warmup < 1:
             raise ValueError("confidence warm-up needs at least 1 sample")
         if not 0 < keep <= 100:
             raise ValueError("confidence keep must be a percentage in (0, 100]")
+        if warmup_on not in ("finished", "first_window"):
+            raise ValueError(f'confidence warm-up is on "finished" or "first_window", not {warmup_on!r}')
         self.warmup = warmup
         self.keep = keep
         self.window = window
+        self.warmup_on = warmup_on
         self._lowest: list[float] = []
         self.threshold: float | None = None
 
@@ -207,9 +230,17 @@ class ConfidenceGate:
         if len(self._lowest) >= self.warmup:
             self.threshold = percentile(self._lowest, 100 - self.keep)
 
+    def counts_at_end(self, tokens: int) -> bool:
+        """Whether a sample of `tokens` that finished by itself counts toward the warm-up at its end
+        (with `first_window`, a sample of a full window or more counted when it had one)."""
+        return self.warmup_on == "finished" or tokens < self.window
+
     def stops(self, meter: ConfidenceMeter) -> bool:
         """Whether a running sample with this meter should stop now."""
-        return self.threshold is not None and _below(meter.group, self.threshold)
+        if self.threshold is None:
+            return False
+        group = meter.first_group if self.warmup_on == "first_window" else meter.group
+        return is_below(group, self.threshold)
 
 
 class ProblemGate:
@@ -235,17 +266,25 @@ class ProblemGate:
     def ended(self, sample: Sample, natural: bool) -> None:
         """A sample ended (a cut one was counted when it was cut); one that reached its end by itself
         (`natural`) counts toward the warm-up."""
-        if natural:
+        if natural and self.gate.counts_at_end(_tokens(sample)):
             self.gate.observe(confidence_measure(sample, "lowest_group"))
         if sample.finish_reason != "low_confidence":
             self.running -= 1
             self.answered += sample.answer is not None
 
     def stops(self, meter: ConfidenceMeter) -> bool:
+        if self.gate.warmup_on == "first_window" and not meter.reported and meter.first_group is not None:
+            meter.reported = True
+            self.gate.observe(meter.first_group)
         if not self.gate.stops(meter) or (self.answered == 0 and self.running + self.to_start <= 1):
             return False
         self.running -= 1  # now, so samples checked before this one's end is reported see it gone
         return True
+
+
+def _tokens(sample: Sample) -> int:
+    """The tokens a sample's confidence summary covers (0 without one)."""
+    return int(sample.confidence["tokens"]) if sample.confidence else 0
 
 
 def record_confidence(sample: Sample, meter: ConfidenceMeter) -> None:

@@ -61,6 +61,10 @@ class StrategyConfig(BaseModel):
     # samples a problem), or the run's first finished samples, one threshold for every problem after
     # ("run": for few samples a problem, e.g. 8, where a per-problem warm-up would never end).
     confidence_scope: Literal["problem", "run"] = "problem"
+    # What the warm-up counts: finished samples' lowest group confidence (DeepConf), or each sample's
+    # group confidence at its first full window ("first_window": a problem's samples running at once
+    # set its threshold one window in; scope "problem" only).
+    confidence_warmup_on: Literal["finished", "first_window"] = "finished"
     # Question-level stopping (aimo.solve.stopping): rule objects; a config file or the command line
     # may write them as a spec, e.g. "4/4,4/5,5/7,6/9", "unbeatable", "sprt:p1=0.7".
     stop_rules: list[StopRuleConfig] = Field(default_factory=list)
@@ -84,6 +88,12 @@ class StrategyConfig(BaseModel):
         vote = self.vote
         if vote.entropy or vote.tail_entropy or vote.confidence or vote.keep_top < 100:
             self.logprobs = True
+        return self
+
+    @model_validator(mode="after")
+    def _first_window_warmup_is_per_problem(self) -> StrategyConfig:
+        if self.confidence_warmup_on == "first_window" and self.confidence_scope != "problem":
+            raise ValueError('confidence_warmup_on = "first_window" needs confidence_scope = "problem"')
         return self
 
     @property

@@ -185,16 +185,23 @@ class ProblemSolver:
         """DeepConf online's gate for a problem of `planned` samples, when the strategy asks for it: a
         new one per problem, or with `confidence_scope = "run"` one for all the problems this solver
         solves."""
-        gate = self._run_gate or self._new_gate()
+        gate = self._run_gate or self._new_gate(planned)
         return None if gate is None else ProblemGate(gate, planned)
 
-    def _new_gate(self) -> ConfidenceGate | None:
-        """A fresh gate (kept as the run's with scope "run"); None when the strategy has no gate."""
+    def _new_gate(self, planned: int | None = None) -> ConfidenceGate | None:
+        """A fresh gate (kept as the run's with scope "run"); None when the strategy has no gate. A
+        problem's own gate (`planned` samples) warms up on at most all of them."""
         strategy = self.strategy
         if strategy.confidence_warmup <= 0:
             return None
+        warmup = strategy.confidence_warmup
+        if strategy.confidence_scope == "problem" and planned:
+            warmup = min(warmup, planned)
         gate = ConfidenceGate(
-            strategy.confidence_warmup, strategy.confidence_keep, strategy.confidence_window
+            warmup,
+            strategy.confidence_keep,
+            strategy.confidence_window,
+            strategy.confidence_warmup_on,
         )
         if strategy.confidence_scope == "run":
             self._run_gate = gate

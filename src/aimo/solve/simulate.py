@@ -127,6 +127,7 @@ def replay_rule(
         label += f" vote[{format_vote(vote)}]"
     if online is not None:
         scope = ",scope=run" if online.scope == "run" else ""
+        scope += ",warmup_on=first_window" if online.warmup_on == "first_window" else ""
         label += f" online[warmup={online.warmup},keep={online.keep:g}{scope}]"
     if width:
         label += f" (width {width})"
