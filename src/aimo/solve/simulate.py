@@ -128,7 +128,7 @@ def replay_rule(
     if online is not None:
         scope = ",scope=run" if online.scope == "run" else ""
         scope += ",warmup_on=first_window" if online.warmup_on == "first_window" else ""
-        label += f" online[warmup={online.warmup},keep={online.keep:g}{scope}]"
+        label += f" online[warmup={online.warmup},keep={online.keep:g},window={online.window}{scope}]"
     if width:
         label += f" (width {width})"
     elif concurrent:
