@@ -95,6 +95,13 @@ def test_grading_a_hostile_expression_ends_with_a_verdict() -> None:
         verifier.close()
 
 
+def test_an_integer_past_pythons_digit_limit_grades_without_error() -> None:
+    # A model's answer (recorded): 3^44100 has about 21,000 digits, past int-to-str's 4,300.
+    result = grade_result(r"3^{210^2}\times 5^4", "5", "integer")
+    assert not result.correct and result.method == "integer"
+    assert result.pred == normalize(r"3^{210^2}\times 5^4").canonical
+
+
 def test_is_answer_depends_on_the_mode() -> None:
     assert is_answer("42", "integer") and is_answer("41.5", "integer")
     assert not is_answer("x+1", "integer") and is_answer("x+1", "math")

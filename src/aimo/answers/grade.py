@@ -86,12 +86,21 @@ def _grade_integer(pred: Normalized, gold: Normalized, policy: AnswerPolicy | No
     return GradeResult(
         valid and value == gold.integer,
         "integer",
-        str(value),
+        _integer_text(value, pred.canonical),
         gold.canonical,
         "integer",
         out_of_range,
         reduced,
     )
+
+
+def _integer_text(value: int, fallback: str) -> str:
+    """`value` in digits, or `fallback` past Python's limit on int-to-text conversion (a model's
+    `3^{210^2}` has 21,000 digits)."""
+    try:
+        return str(value)
+    except ValueError:
+        return fallback
 
 
 def _grade_math(pred: Normalized, gold: Normalized, verifier: MathVerifier) -> GradeResult:
