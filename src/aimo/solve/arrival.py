@@ -145,7 +145,7 @@ def replay_problem(
     while queue:
         now, event, index = heapq.heappop(queue)
         if event == _WINDOW:
-            if gate is not None and gate.threshold is None and ends[index][0] >= now:
+            if gate is not None and gate.threshold is None:  # a sample is never cut before this
                 warm_up(_first_group(samples[index], gate.window))
             continue
         if ends[index][0] != now:
