@@ -201,6 +201,17 @@ def test_compare_two_runs(tmp_path, tiny_trace):
     assert "| t1 | 75.0% | 100.0% |" in result.output
 
 
+def test_compare_counts_fewer_tokens_as_better_and_sample_counts_as_neither(tmp_path, tiny_trace):
+    a, b = tmp_path / "a", tmp_path / "b"
+    aimo_eval(*replay_args(tiny_trace, "--out", str(a), "--no-report"))
+    aimo_eval(*replay_args(tiny_trace, "--out", str(b), "--no-report", samples=1))
+    result = runner.invoke(app, ["compare", str(a), str(b), "--metric", "tokens/problem"])
+    assert result.exit_code == 0, result.output
+    assert "Better in B (4)" in result.output and "Worse in B (0)" in result.output
+    result = runner.invoke(app, ["compare", str(a), str(b), "--metric", "samples/problem"])
+    assert "Lower in B (4)" in result.output and "Higher in B (0)" in result.output
+
+
 def test_a_known_dataset_offline_fails_fast_in_one_line(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "AIMO_SHARED_DATA": str(tmp_path)}
     done = subprocess.run(

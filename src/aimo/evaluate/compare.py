@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aimo.evaluate.metrics import ProblemView, metric_by_name, paired_bootstrap
+from aimo.evaluate.metrics import ProblemView, better_direction, metric_by_name, paired_bootstrap
 from aimo.evaluate.outcomes import Grader, problem_views
 from aimo.evaluate.rundir import RunDir
 
@@ -34,8 +34,23 @@ class Comparison:
     b_mean: float
     diff: float
     ci: tuple[float, float]
-    better: tuple[ProblemDelta, ...]  # problems where B did better
-    worse: tuple[ProblemDelta, ...]  # problems where B did worse
+    higher: tuple[ProblemDelta, ...]  # problems where B's value is higher, largest difference first
+    lower: tuple[ProblemDelta, ...]  # problems where B's value is lower, largest difference first
+
+    @property
+    def direction(self) -> int:
+        """+1 when higher is better for this metric (accuracy), -1 when lower is (tokens), 0 neither."""
+        return better_direction(self.metric)
+
+    @property
+    def better(self) -> tuple[ProblemDelta, ...]:
+        """Problems where B did better (for a metric with no better side: where it is higher)."""
+        return self.lower if self.direction < 0 else self.higher
+
+    @property
+    def worse(self) -> tuple[ProblemDelta, ...]:
+        """Problems where B did worse (for a metric with no better side: where it is lower)."""
+        return self.higher if self.direction < 0 else self.lower
 
 
 class CompareError(ValueError):
@@ -79,8 +94,8 @@ def compare_values(
         b_mean=statistics.fmean(ys),
         diff=diff,
         ci=ci,
-        better=tuple(sorted((d for d in deltas if d.b > d.a), key=lambda d: d.a - d.b)),
-        worse=tuple(sorted((d for d in deltas if d.b < d.a), key=lambda d: d.b - d.a)),
+        higher=tuple(sorted((d for d in deltas if d.b > d.a), key=lambda d: d.a - d.b)),
+        lower=tuple(sorted((d for d in deltas if d.b < d.a), key=lambda d: d.b - d.a)),
     )
 
 
@@ -111,9 +126,10 @@ def render_comparison(c: Comparison, limit: int = 50) -> str:
     ]
     if c.only_a or c.only_b:
         lines.append(f"- left out: {c.only_a} problems only in A, {c.only_b} only in B")
+    good, bad = ("Better", "Worse") if c.direction else ("Higher", "Lower")
     for title, deltas in (
-        (f"Better in B ({len(c.better)})", c.better),
-        (f"Worse in B ({len(c.worse)})", c.worse),
+        (f"{good} in B ({len(c.better)})", c.better),
+        (f"{bad} in B ({len(c.worse)})", c.worse),
     ):
         lines += ["", f"## {title}", ""]
         if not deltas:

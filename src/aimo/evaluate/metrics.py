@@ -305,6 +305,19 @@ def problem_metrics(ks: Sequence[int], seed: int = 0) -> dict[str, ProblemMetric
     return metrics
 
 
+# Which way a metric improves: costs and failures are better lower; counts of what a strategy did
+# (samples, code calls) are neither better nor worse; rates of right answers are better higher.
+_LOWER_IS_BETTER = frozenset(
+    {"no-answer rate", "tokens/sample", "tokens/problem", "seconds/problem", "code errors/sample"}
+)
+_NEITHER = frozenset({"samples/problem", "finished samples/problem", "code calls/sample"})
+
+
+def better_direction(name: str) -> int:
+    """+1 when a higher value of metric `name` is better, -1 when a lower one is, 0 when neither."""
+    return -1 if name in _LOWER_IS_BETTER else 0 if name in _NEITHER else 1
+
+
 def metric_by_name(name: str, seed: int = 0) -> ProblemMetric:
     """A per-problem metric from its name: "accuracy", "pass@K", "maj@K", or any other `summarize` name."""
     kind, _, k = name.partition("@")
