@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aimo.evaluate import metrics
 from aimo.evaluate.metrics import (
     ProblemView,
     SampleView,
@@ -189,3 +190,9 @@ def test_metric_by_name():
     assert metric_by_name("tokens/problem")(p) == 1000.0
     with pytest.raises(ValueError, match="unknown metric"):
         metric_by_name("speed")
+
+
+def test_every_metric_named_as_lower_is_better_or_neither_is_a_real_metric():
+    names = set(metrics.problem_metrics(()))
+    assert names.issuperset(metrics._LOWER_IS_BETTER) and names.issuperset(metrics._NEITHER)
+    assert metrics.better_direction("tokens/problem") == -1 and metrics.better_direction("maj@8") == 1

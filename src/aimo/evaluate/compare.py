@@ -37,21 +37,6 @@ class Comparison:
     higher: tuple[ProblemDelta, ...]  # problems where B's value is higher, largest difference first
     lower: tuple[ProblemDelta, ...]  # problems where B's value is lower, largest difference first
 
-    @property
-    def direction(self) -> int:
-        """+1 when higher is better for this metric (accuracy), -1 when lower is (tokens), 0 neither."""
-        return better_direction(self.metric)
-
-    @property
-    def better(self) -> tuple[ProblemDelta, ...]:
-        """Problems where B did better (for a metric with no better side: where it is higher)."""
-        return self.lower if self.direction < 0 else self.higher
-
-    @property
-    def worse(self) -> tuple[ProblemDelta, ...]:
-        """Problems where B did worse (for a metric with no better side: where it is lower)."""
-        return self.higher if self.direction < 0 else self.lower
-
 
 class CompareError(ValueError):
     """Two runs with no problem in common."""
@@ -126,11 +111,12 @@ def render_comparison(c: Comparison, limit: int = 50) -> str:
     ]
     if c.only_a or c.only_b:
         lines.append(f"- left out: {c.only_a} problems only in A, {c.only_b} only in B")
-    good, bad = ("Better", "Worse") if c.direction else ("Higher", "Lower")
-    for title, deltas in (
-        (f"{good} in B ({len(c.better)})", c.better),
-        (f"{bad} in B ({len(c.worse)})", c.worse),
-    ):
+    direction = better_direction(c.metric)
+    sections = [("Higher", c.higher), ("Lower", c.lower)]  # a metric with no better side
+    if direction:
+        better, worse = (c.higher, c.lower) if direction > 0 else (c.lower, c.higher)
+        sections = [("Better", better), ("Worse", worse)]
+    for title, deltas in ((f"{word} in B ({len(deltas)})", deltas) for word, deltas in sections):
         lines += ["", f"## {title}", ""]
         if not deltas:
             lines.append("none")
