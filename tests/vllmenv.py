@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,3 +21,25 @@ def vllm_python() -> Path | None:
 def vllm_env() -> dict[str, str]:
     """The environment of a process run with the vLLM interpreter: aimo and the test helpers importable."""
     return dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO / "tests")]))
+
+
+def vllm_cpu_gap(model: Path | str, **engine_args: object) -> str | None:
+    """What aimo says vLLM's CPU build cannot run here (`aimo.engines.vllm_cpu.cpu_gap`), asked in the
+    vLLM environment; None when it can, or when there is no vLLM environment."""
+    python = vllm_python()
+    if python is None:
+        return None
+    code = (
+        "import json, sys; from aimo.engines.vllm_cpu import cpu_gap; "
+        "print(json.dumps(cpu_gap(sys.argv[1], json.loads(sys.argv[2]))))"
+    )
+    done = subprocess.run(
+        [str(python), "-c", code, str(model), json.dumps(engine_args)],
+        env=vllm_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    gap: str | None = json.loads(done.stdout.strip().splitlines()[-1])
+    return gap

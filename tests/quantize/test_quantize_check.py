@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
-from vllmenv import SETUP_HINT, vllm_env, vllm_python
+from vllmenv import SETUP_HINT, vllm_cpu_gap, vllm_env, vllm_python
 
 from aimo.cli.app import app
 from aimo.quantize import QuantizeError, read_manifest
+from aimo.quantize.check import vllm_args_from_flags
 
 runner = CliRunner()
-SCHEME = "w4a16-awq"  # 4-bit weights run on vLLM's CPU build, and with the FP8 KV cache there
 # vLLM on a CPU: a small KV cache (else it reserves most of the RAM) and no torch.compile (minutes).
 CHECK_CONFIG = """
 [engine]
@@ -36,12 +36,32 @@ strategy = "cot"
 """
 
 
-def command(model: Path, out: Path, problems: Path, config: Path, check: bool = True) -> list[str]:
+@dataclass(frozen=True)
+class Setup:
+    """What the flow quantizes to: a scheme, with or without the FP8 KV cache."""
+
+    scheme: str
+    kv_cache_fp8: bool
+
+    @property
+    def engine_flags(self) -> list[str]:
+        return ["--kv-cache-dtype", "fp8"] if self.kv_cache_fp8 else []
+
+
+# The winners' setup: 4-bit weights and the FP8 KV cache; vLLM's CPU build runs it on AVX-512 CPUs.
+WINNERS = Setup("w4a16-awq", kv_cache_fp8=True)
+# FP8 weights with a 16-bit cache: vLLM's CPU build runs it on AVX2 CPUs too.
+ANY_CPU = Setup("w8a8-fp8", kv_cache_fp8=False)
+
+
+def command(
+    model: Path, out: Path, problems: Path, config: Path, check: bool = True, setup: Setup = WINNERS
+) -> list[str]:
     """The one `aimo quantize` command of the flow (calibrated and checked on the same few problems)."""
     checking = ["--check", str(problems), "--check-limit", "2", "--check-concurrency", "1,2"]
     return [
         "quantize", str(model),
-        "--scheme", SCHEME, "--kv-cache-fp8",
+        "--scheme", setup.scheme, *(["--kv-cache-fp8"] if setup.kv_cache_fp8 else []),
         "-o", str(out),
         "--calibration", str(problems), "--calibration-samples", "4", "--max-seq-length", "128",
         "--config", str(config),
@@ -60,17 +80,26 @@ class FirstRun:
     out: Path
     config: Path
     result: Result
+    setup: Setup
+
+
+def run_here(setup: Setup, model: Path, problems: Path, where: Path) -> FirstRun:
+    """The full command here (without --check where vLLM is installed here: that would run the check)."""
+    config = where / "check.toml"
+    config.write_text(CHECK_CONFIG)
+    out = where / "q"
+    args = command(model, out, problems, config, check=not vllm_here(), setup=setup)
+    return FirstRun(out, config, runner.invoke(app, args), setup)
 
 
 @pytest.fixture(scope="module")
 def first_run(tiny_quantizable, math_problems, tmp_path_factory) -> FirstRun:
-    """The full command here (without --check where vLLM is installed here: that would run the check)."""
-    where = tmp_path_factory.mktemp("check")
-    config = where / "check.toml"
-    config.write_text(CHECK_CONFIG)
-    out = where / "q"
-    args = command(tiny_quantizable, out, math_problems, config, check=not vllm_here())
-    return FirstRun(out, config, runner.invoke(app, args))
+    return run_here(WINNERS, tiny_quantizable, math_problems, tmp_path_factory.mktemp("check"))
+
+
+@pytest.fixture(scope="module")
+def first_run_any_cpu(tiny_quantizable, math_problems, tmp_path_factory) -> FirstRun:
+    return run_here(ANY_CPU, tiny_quantizable, math_problems, tmp_path_factory.mktemp("check-any-cpu"))
 
 
 def test_check_without_vllm_keeps_the_checkpoint_and_says_what_to_install(first_run):
@@ -81,7 +110,7 @@ def test_check_without_vllm_keeps_the_checkpoint_and_says_what_to_install(first_
     message = str(first_run.result.exception)
     assert "\n" not in message and "pip install 'aimo[vllm]'" in message
     assert f"{out} is kept" in message and "run this same command where vLLM is installed" in message
-    assert read_manifest(out)["scheme"] == SCHEME and (out / "model.safetensors").is_file()
+    assert read_manifest(out)["scheme"] == WINNERS.scheme and (out / "model.safetensors").is_file()
     assert not out.with_name("q.check").exists()  # nothing measured, nothing half-written
 
 
@@ -101,31 +130,30 @@ def test_an_output_made_differently_or_by_something_else_is_refused_not_checked(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("setup", ["first_run", "first_run_any_cpu"])
 def test_check_in_the_vllm_environment_measures_both_models_side_by_side(
-    first_run, tiny_quantizable, math_problems
+    setup, tiny_quantizable, math_problems, request
 ):
     """The checkpoint quantized here (llm-compressor); the same command again in vLLM's environment."""
+    first_run: FirstRun = request.getfixturevalue(setup)
     python = vllm_python()
     if python is None:
         pytest.skip(f"no vLLM environment: {SETUP_HINT}")
-    out = first_run.out
+    out, scheme, flags = first_run.out, first_run.setup.scheme, first_run.setup.engine_flags
+    gap = vllm_cpu_gap(out, **vllm_args_from_flags(flags))
+    if gap is not None:
+        pytest.skip(f"this machine: {gap}")
     made = (out / "model.safetensors").stat().st_mtime_ns
 
-    args = command(tiny_quantizable, out, math_problems, first_run.config)
-    run = subprocess.run(
-        [str(python), "-m", "aimo", *args],
-        env=vllm_env(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    args = command(tiny_quantizable, out, math_problems, first_run.config, setup=first_run.setup)
+    run = check_in_the_vllm_environment(python, args)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
-    assert "quantized with w4a16-awq already: checking it" in " ".join(run.stderr.split())
+    assert f"quantized with {scheme} already: checking it" in " ".join(run.stderr.split())
     assert (out / "model.safetensors").stat().st_mtime_ns == made  # checked, not quantized again
     assert (run.stdout + run.stderr).count("Initializing a V1 LLM engine") == 2  # one load per side
 
     check = json.loads((out.with_name("q.check") / "check.json").read_text())
-    assert check["quantized_engine_flags"] == ["--kv-cache-dtype", "fp8"]
+    assert check["quantized_engine_flags"] == flags
     original, quantized = check["sides"]
     assert original["model"] == str(tiny_quantizable) and quantized["model"] == str(out)
     for side in (original, quantized):
@@ -134,10 +162,42 @@ def test_check_in_the_vllm_environment_measures_both_models_side_by_side(
     # Each side's run directory records the model and engine arguments it really ran with.
     ran = {side["label"]: run_config(Path(side["run_dir"])) for side in (original, quantized)}
     assert ran["quantized"]["model"] == str(out)
-    assert ran["quantized"]["vllm_args"]["kv_cache_dtype"] == "fp8"
+    assert ran["quantized"]["vllm_args"].get("kv_cache_dtype") == ("fp8" if flags else None)
     assert ran["original"]["model"] == str(tiny_quantizable)
     assert "kv_cache_dtype" not in ran["original"]["vllm_args"]
     assert "tok/s @ 2" in run.stdout and "quantized/original" in run.stdout
+
+
+@pytest.mark.slow
+def test_check_where_vllm_cannot_run_the_quantized_model_says_why_in_one_line_and_keeps_it(
+    first_run, tiny_quantizable, math_problems
+):
+    """vLLM's CPU build on a CPU without AVX-512 has no FP8 KV cache: the check refuses before it
+    loads or measures anything (vLLM itself would die while starting, its reason buried in a log)."""
+    python = vllm_python()
+    if python is None:
+        pytest.skip(f"no vLLM environment: {SETUP_HINT}")
+    out = first_run.out
+    gap = vllm_cpu_gap(out, kv_cache_dtype="fp8")
+    if gap is None:
+        pytest.skip("vLLM runs this checkpoint here: the check itself runs (the test above)")
+    made = (out / "model.safetensors").stat().st_mtime_ns
+
+    args = command(tiny_quantizable, out, math_problems, first_run.config)
+    run = check_in_the_vllm_environment(python, args)
+    assert run.returncode != 0
+    errors = [line for line in run.stderr.splitlines() if line.startswith("aimo: error:")]
+    assert len(errors) == 1, run.stderr[-3000:]
+    assert "FP8 KV cache" in errors[0] and gap in errors[0] and f"{out} is kept" in errors[0]
+    assert "Initializing a V1 LLM engine" not in run.stdout + run.stderr  # nothing loaded
+    assert (out / "model.safetensors").stat().st_mtime_ns == made
+    assert not out.with_name("q.check").exists()  # nothing measured, nothing half-written
+
+
+def check_in_the_vllm_environment(python: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(python), "-m", "aimo", *args], env=vllm_env(), capture_output=True, text=True, timeout=900
+    )
 
 
 def run_config(run_dir: Path) -> dict:

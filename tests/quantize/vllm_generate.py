@@ -2,7 +2,8 @@
 
     python vllm_generate.py MODEL_DIR OUT.json [--kv-cache-dtype fp8]
 
-Writes {"ok": true, "texts": [...]} or {"ok": false, "error": "..."} to OUT.json.
+Writes {"ok": true, "texts": [...]} or {"ok": false, "error": "..."} to OUT.json, and under "gap"
+what aimo says vLLM's CPU build cannot run here (None when nothing), asked before vLLM tries anyway.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ PROMPTS = ["What is 6 times 7?", "Compute 2 + 2.", "The sum of the angles of a t
 
 
 def main(model: str, out: str, kv_cache_dtype: str = "auto") -> None:
+    from aimo.engines.vllm_cpu import cpu_gap
+
+    gap = cpu_gap(model, {"kv_cache_dtype": kv_cache_dtype})
     try:
         from vllm import LLM, SamplingParams
 
@@ -38,7 +42,7 @@ def main(model: str, out: str, kv_cache_dtype: str = "auto") -> None:
             "trace": traceback.format_exc()[-3000:],
         }
     with open(out, "w") as f:
-        json.dump(record, f)
+        json.dump({**record, "gap": gap}, f)
 
 
 if __name__ == "__main__":

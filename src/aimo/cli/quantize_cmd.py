@@ -131,13 +131,19 @@ def _check(
     run_config: RunConfig,
     check_dir: Path,
 ) -> None:
-    from aimo.quantize.check import CHECK_FILE, check_result, run_check, vllm_missing_for
+    from aimo.quantize.check import CHECK_FILE, check_result, run_check, vllm_gap_for, vllm_missing_for
 
     if vllm_missing_for(original, run_config):
         raise QuantizeError(
             f"--check runs both models on vLLM, which is not installed here (pip install 'aimo[vllm]'); "
             f"{quantized} is kept: run this same command where vLLM is installed and only the check runs "
             "(llm-compressor and vLLM pin different compressed-tensors, so usually another environment)"
+        )
+    gap = vllm_gap_for(str(quantized), run_config, flags)
+    if gap is not None:
+        raise QuantizeError(
+            f"--check cannot run the quantized model on this machine: {gap}; {quantized} is kept: run "
+            "this same command there and only the check runs"
         )
     run = run_check(original, str(quantized), run_config, settings, check_dir, _say, engine_flags=flags)
     sides = asyncio.run(run)

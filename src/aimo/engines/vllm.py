@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from aimo.engines.base import Chunk, EngineError, FinishReason, GenerationRequest
+from aimo.engines.vllm_cpu import cpu_gap
 
 _TOP_LOGPROBS = 5
 _FINISH_REASONS: dict[str, FinishReason] = {
@@ -58,6 +59,9 @@ class VLLMEngine:
     def __init__(self, model: str, **engine_args: Any) -> None:
         self._vllm = _import_vllm()
         self.model = model
+        gap = cpu_gap(model, engine_args)
+        if gap is not None:
+            raise EngineError(f"vLLM cannot run {model} here: {gap}")
         try:
             args = self._vllm.AsyncEngineArgs(model=model, **engine_args)
         except TypeError as exc:

@@ -62,6 +62,17 @@ def vllm_missing_for(model: str, base: RunConfig) -> bool:
     return pick_engine(config, resolve_model(model)) == "vllm" and importlib.util.find_spec("vllm") is None
 
 
+def vllm_gap_for(model: str, base: RunConfig, engine_flags: Sequence[str] = ()) -> str | None:
+    """Why vLLM, installed here, cannot run `model` with these flags on this machine (its CPU build on
+    a CPU without AVX-512), or None; known before anything is loaded or measured."""
+    config = base.override(engine={"model": model}).engine
+    if pick_engine(config, resolve_model(model)) != "vllm" or importlib.util.find_spec("vllm") is None:
+        return None
+    from aimo.engines.vllm_cpu import cpu_gap
+
+    return cpu_gap(model, {**config.vllm_args, **vllm_args_from_flags(engine_flags)})
+
+
 async def measure(
     label: str,
     model: str,
