@@ -7,7 +7,8 @@ from typer.testing import CliRunner
 
 from aimo.cli.app import app
 from aimo.engines.traces import TraceProblem, TraceSample, load_traces
-from aimo.solve.arrival import OnlineConfidence, replay_problem
+from aimo.solve.arrival import replay_problem
+from aimo.solve.confidence import OnlineConfidence
 from aimo.solve.simulate import CONSOL_FILE, replay_rule
 from aimo.solve.stopping import parse_stop_rules
 from aimo.solve.voting import VoteConfig

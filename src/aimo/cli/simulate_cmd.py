@@ -11,8 +11,8 @@ from rich.console import Console
 
 from aimo.cli.options import parse_vote, stop_rules_option
 from aimo.engines.traces import TraceProblem, load_traces
-from aimo.solve.arrival import OnlineConfidence
 from aimo.solve.bound import fewest_tokens
+from aimo.solve.confidence import OnlineConfidence
 from aimo.solve.config import BudgetConfig
 from aimo.solve.simulate import (
     CONSOL_FILE,

@@ -21,7 +21,6 @@ import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from aimo.engines.replay import CHARS_PER_TOKEN
 from aimo.engines.traces import TraceProblem, TraceSample
@@ -29,7 +28,7 @@ from aimo.solve.confidence import (
     DEFAULT_WINDOW,
     ConfidenceGate,
     ConfidenceMeter,
-    WarmupOn,
+    OnlineConfidence,
     first_below,
     is_below,
     summarize,
@@ -39,29 +38,6 @@ from aimo.solve.types import Sample, sample_fields_from_meta
 from aimo.solve.voting import VoteConfig, max_sample_weight, sample_weights, tally, winner
 
 _WINDOW, _END = 0, 1  # replay events: a sample's first full window (warm-up), a sample's end
-
-
-@dataclass(frozen=True)
-class OnlineConfidence:
-    """DeepConf online's settings for a replay (see `aimo.solve.confidence.ConfidenceGate`)."""
-
-    warmup: int = 16
-    keep: float = 90.0
-    window: int = DEFAULT_WINDOW
-    scope: Literal["problem", "run"] = "problem"  # "run": one threshold from the first problems' samples
-    warmup_on: WarmupOn = "finished"  # "first_window": each sample's first full window (scope "problem")
-
-    def __post_init__(self) -> None:
-        if self.scope not in ("problem", "run"):
-            raise ValueError(f'online scope must be "problem" or "run", not {self.scope!r}')
-        if self.warmup_on == "first_window" and self.scope != "problem":
-            raise ValueError("online warmup_on=first_window needs scope=problem")
-
-    def gate(self, samples: int | None = None) -> ConfidenceGate:
-        """A gate with these settings, before its warm-up; a problem's own (of `samples`) warms up on
-        at most all of them."""
-        warmup = min(self.warmup, samples) if samples and self.scope == "problem" else self.warmup
-        return ConfidenceGate(warmup, self.keep, self.window, self.warmup_on)
 
 
 @dataclass(frozen=True)

@@ -243,6 +243,30 @@ class ConfidenceGate:
         return is_below(group, self.threshold)
 
 
+@dataclass(frozen=True)
+class OnlineConfidence:
+    """DeepConf online's settings, one gate per problem or one for the run: what `aimo solve`'s strategy
+    (`StrategyConfig.online_confidence`) and the replay (`aimo.solve.arrival`) both build gates from."""
+
+    warmup: int = 16
+    keep: float = 90.0
+    window: int = DEFAULT_WINDOW
+    scope: Literal["problem", "run"] = "problem"  # "run": one threshold from the first problems' samples
+    warmup_on: WarmupOn = "finished"  # "first_window": each sample's first full window (scope "problem")
+
+    def __post_init__(self) -> None:
+        if self.scope not in ("problem", "run"):
+            raise ValueError(f'online scope must be "problem" or "run", not {self.scope!r}')
+        if self.warmup_on == "first_window" and self.scope != "problem":
+            raise ValueError("online warmup_on=first_window needs scope=problem")
+
+    def gate(self, samples: int | None = None) -> ConfidenceGate:
+        """A gate with these settings, before its warm-up; a problem's own (of `samples`) warms up on
+        at most all of them."""
+        warmup = min(self.warmup, samples) if samples and self.scope == "problem" else self.warmup
+        return ConfidenceGate(warmup, self.keep, self.window, self.warmup_on)
+
+
 class ProblemGate:
     """One problem's use of a gate (its own, or the run's): while the problem has no answer, the gate
     never cuts its last hope of one (the last running sample, when no more are to start), so a problem

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from aimo.answers import GradeMode
 from aimo.engines.sampling import SamplingConfig
+from aimo.solve.confidence import OnlineConfidence
 from aimo.solve.stopping import StopRuleConfig, format_stop_rules, stop_rules_from_spec
 from aimo.solve.voting import VoteConfig
 
@@ -75,6 +76,19 @@ class StrategyConfig(BaseModel):
     vote: VoteConfig = Field(default_factory=VoteConfig)
 
     _spec_stop_rules = field_validator("stop_rules", mode="before")(stop_rules_from_spec)
+
+    @property
+    def online_confidence(self) -> OnlineConfidence | None:
+        """DeepConf online's settings, None when it is off (`confidence_warmup = 0`)."""
+        if self.confidence_warmup <= 0:
+            return None
+        return OnlineConfidence(
+            self.confidence_warmup,
+            self.confidence_keep,
+            self.confidence_window,
+            self.confidence_scope,
+            self.confidence_warmup_on,
+        )
 
     @property
     def stop_spec(self) -> str:

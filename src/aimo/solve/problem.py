@@ -191,19 +191,11 @@ class ProblemSolver:
     def _new_gate(self, planned: int | None = None) -> ConfidenceGate | None:
         """A fresh gate (kept as the run's with scope "run"); None when the strategy has no gate. A
         problem's own gate (`planned` samples) warms up on at most all of them."""
-        strategy = self.strategy
-        if strategy.confidence_warmup <= 0:
+        online = self.strategy.online_confidence
+        if online is None:
             return None
-        warmup = strategy.confidence_warmup
-        if strategy.confidence_scope == "problem" and planned:
-            warmup = min(warmup, planned)
-        gate = ConfidenceGate(
-            warmup,
-            strategy.confidence_keep,
-            strategy.confidence_window,
-            strategy.confidence_warmup_on,
-        )
-        if strategy.confidence_scope == "run":
+        gate = online.gate(planned)
+        if online.scope == "run":
             self._run_gate = gate
         return gate
 

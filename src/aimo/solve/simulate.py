@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Literal
 
 from aimo.engines.traces import TraceProblem, load_traces
-from aimo.solve.arrival import OnlineConfidence, replay_problem
+from aimo.solve.arrival import replay_problem
 from aimo.solve.budget import BudgetManager, ProblemBudget
+from aimo.solve.confidence import OnlineConfidence
 from aimo.solve.config import BudgetConfig
 from aimo.solve.stopping import AgreeRule, StopRule, check_stop, format_stop_rules, parse_stop_rules
 from aimo.solve.voting import VoteConfig, majority, normalize_key
