@@ -23,6 +23,18 @@ def vllm_env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO / "tests")]))
 
 
+def aimo_in_vllm_env(python: Path, args: list[str], timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """`python -m aimo ARGS` with the vLLM environment's interpreter, output captured."""
+    return subprocess.run(
+        [str(python), "-m", "aimo", *args], env=vllm_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def aimo_errors(stderr: str) -> list[str]:
+    """The `aimo: error:` lines of a command's stderr (a user-facing error is exactly one)."""
+    return [line for line in stderr.splitlines() if line.startswith("aimo: error:")]
+
+
 def vllm_cpu_gap(model: Path | str, **engine_args: object) -> str | None:
     """What aimo says vLLM's CPU build cannot run here (`aimo.engines.vllm_cpu.cpu_gap`), asked in the
     vLLM environment; None when it can, or when there is no vLLM environment."""

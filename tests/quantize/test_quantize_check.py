@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
-from vllmenv import SETUP_HINT, vllm_cpu_gap, vllm_env, vllm_python
+from vllmenv import SETUP_HINT, aimo_errors, aimo_in_vllm_env, vllm_cpu_gap, vllm_python
 
 from aimo.cli.app import app
 from aimo.quantize import QuantizeError, read_manifest
@@ -146,7 +145,7 @@ def test_check_in_the_vllm_environment_measures_both_models_side_by_side(
     made = (out / "model.safetensors").stat().st_mtime_ns
 
     args = command(tiny_quantizable, out, math_problems, first_run.config, setup=first_run.setup)
-    run = check_in_the_vllm_environment(python, args)
+    run = aimo_in_vllm_env(python, args)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     assert f"quantized with {scheme} already: checking it" in " ".join(run.stderr.split())
     assert (out / "model.safetensors").stat().st_mtime_ns == made  # checked, not quantized again
@@ -184,20 +183,14 @@ def test_check_where_vllm_cannot_run_the_quantized_model_says_why_in_one_line_an
     made = (out / "model.safetensors").stat().st_mtime_ns
 
     args = command(tiny_quantizable, out, math_problems, first_run.config)
-    run = check_in_the_vllm_environment(python, args)
+    run = aimo_in_vllm_env(python, args)
     assert run.returncode != 0
-    errors = [line for line in run.stderr.splitlines() if line.startswith("aimo: error:")]
+    errors = aimo_errors(run.stderr)
     assert len(errors) == 1, run.stderr[-3000:]
     assert "FP8 KV cache" in errors[0] and gap in errors[0] and f"{out} is kept" in errors[0]
     assert "Initializing a V1 LLM engine" not in run.stdout + run.stderr  # nothing loaded
     assert (out / "model.safetensors").stat().st_mtime_ns == made
     assert not out.with_name("q.check").exists()  # nothing measured, nothing half-written
-
-
-def check_in_the_vllm_environment(python: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(python), "-m", "aimo", *args], env=vllm_env(), capture_output=True, text=True, timeout=900
-    )
 
 
 def run_config(run_dir: Path) -> dict:

@@ -205,21 +205,17 @@ def test_quantized_checkpoint_generates_in_vllm(checkpoint, tmp_path):
 def test_vllm_engine_refuses_in_one_line_a_checkpoint_this_cpu_cannot_run(checkpoint):
     """`aimo solve --engine vllm` on 4-bit weights where vLLM's CPU build has no 4-bit kernel (AVX2):
     one line naming the reason, before vLLM loads anything."""
-    from vllmenv import vllm_cpu_gap, vllm_env, vllm_python
+    from vllmenv import aimo_errors, aimo_in_vllm_env, vllm_cpu_gap, vllm_python
 
     path = checkpoint[1]
     python = vllm_python()
     if python is None or vllm_cpu_gap(path) is None:
         pytest.skip("vLLM runs 4-bit weights on this machine (or no vLLM environment): nothing to refuse")
-    run = subprocess.run(
-        [str(python), "-m", "aimo", "solve", "What is 6 times 7?", "--engine", "vllm", "--model", str(path)],
-        env=vllm_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    run = aimo_in_vllm_env(
+        python, ["solve", "What is 6 times 7?", "--engine", "vllm", "--model", str(path)], timeout=300
     )
     assert run.returncode != 0
-    errors = [line for line in run.stderr.splitlines() if line.startswith("aimo: error:")]
+    errors = aimo_errors(run.stderr)
     assert len(errors) == 1 and "4-bit weight kernel only for AVX-512" in errors[0], run.stderr[-2000:]
     assert "Initializing a V1 LLM engine" not in run.stdout + run.stderr
 

@@ -53,7 +53,9 @@ def weight_only_int_bits(model: str) -> int | None:
     if method != "compressed-tensors":
         return None
     for group in (config.get("config_groups") or {}).values():
-        weights = group.get("weights") or {} if isinstance(group, dict) else {}
+        if not isinstance(group, dict):
+            continue
+        weights = group.get("weights") or {}
         if weights.get("type") == "int" and not group.get("input_activations"):
             return _int(weights.get("num_bits"))
     return None

@@ -19,6 +19,7 @@ from typing import Any
 from aimo.bench.engine import bench_engine
 from aimo.bench.result import BenchResult
 from aimo.config import RunConfig
+from aimo.engines.config import EngineConfig
 from aimo.engines.factory import open_engine, pick_engine
 from aimo.evaluate.analysis import analyze
 from aimo.evaluate.launch import EvalRequest, execute, start
@@ -55,18 +56,24 @@ def vllm_args_from_flags(flags: Sequence[str]) -> dict[str, object]:
     return {name[2:].replace("-", "_"): value for name, value in zip(flags[::2], flags[1::2], strict=True)}
 
 
-def vllm_missing_for(model: str, base: RunConfig) -> bool:
-    """Whether the check would run `model` on vLLM (the engine `auto` picks for an HF directory) and
-    vLLM is not installed here; the other engines' packages are aimo's own extras, installed with it."""
+def _vllm_engine_config(model: str, base: RunConfig) -> EngineConfig | None:
+    """The engine configuration the check runs `model` with, when that engine is vLLM (the one `auto`
+    picks for an HF directory); None for the other engines."""
     config = base.override(engine={"model": model}).engine
-    return pick_engine(config, resolve_model(model)) == "vllm" and importlib.util.find_spec("vllm") is None
+    return config if pick_engine(config, resolve_model(model)) == "vllm" else None
+
+
+def vllm_missing_for(model: str, base: RunConfig) -> bool:
+    """Whether the check would run `model` on vLLM and vLLM is not installed here; the other engines'
+    packages are aimo's own extras, installed with it."""
+    return _vllm_engine_config(model, base) is not None and importlib.util.find_spec("vllm") is None
 
 
 def vllm_gap_for(model: str, base: RunConfig, engine_flags: Sequence[str] = ()) -> str | None:
     """Why vLLM, installed here, cannot run `model` with these flags on this machine (its CPU build on
     a CPU without AVX-512), or None; known before anything is loaded or measured."""
-    config = base.override(engine={"model": model}).engine
-    if pick_engine(config, resolve_model(model)) != "vllm" or importlib.util.find_spec("vllm") is None:
+    config = _vllm_engine_config(model, base)
+    if config is None or importlib.util.find_spec("vllm") is None:
         return None
     from aimo.engines.vllm_cpu import cpu_gap
 
